@@ -1,0 +1,64 @@
+"""crmkit core: the plugin host, the entity machinery and the API they build.
+
+Plugin authors import from here and nowhere deeper.
+"""
+
+from .entity import EntityType, Filter, Schema
+from .errors import (
+    BadRequest,
+    Conflict,
+    CrmError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PluginError,
+    PreconditionFailed,
+    SettingsError,
+    Unauthorized,
+    ValidationFailed,
+)
+from .events import SYSTEM, Actor, Event, FieldChange, RecordRef, SaveContext
+from .fields import FieldType
+from .hookspecs import hookimpl
+from .query.params import ListParams
+from .records import Page, Records
+from .runtime import Runtime
+from .settings import Settings, load_settings
+from .tables import EntityTable
+from .tabs import TabPage, TabProvider
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "BadRequest",
+    "Conflict",
+    "CrmError",
+    "EntityTable",
+    "EntityType",
+    "Event",
+    "FieldChange",
+    "FieldError",
+    "FieldType",
+    "Filter",
+    "Forbidden",
+    "ListParams",
+    "NotFound",
+    "Page",
+    "PayloadTooLarge",
+    "PluginError",
+    "PreconditionFailed",
+    "RecordRef",
+    "Records",
+    "Runtime",
+    "SaveContext",
+    "Schema",
+    "Settings",
+    "SettingsError",
+    "TabPage",
+    "TabProvider",
+    "Unauthorized",
+    "ValidationFailed",
+    "hookimpl",
+    "load_settings",
+]

@@ -1,0 +1,1 @@
+"""The built-in crmkit plugins, one package each."""
