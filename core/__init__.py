@@ -3,6 +3,7 @@
 Plugin authors import from here and nowhere deeper.
 """
 
+from .db.sql import sql
 from .entity import EntityType, Filter, Schema
 from .errors import (
     BadRequest,
@@ -21,6 +22,7 @@ from .errors import (
 from .events import SYSTEM, Actor, Event, FieldChange, RecordRef, SaveContext
 from .fields import FieldType
 from .hookspecs import hookimpl
+from .migrations.helpers import MigrationManager, add_index, create_table, entity_columns, run_sql
 from .query.params import ListParams
 from .records import Page, Records
 from .runtime import Runtime
@@ -43,6 +45,7 @@ __all__ = [
     "Filter",
     "Forbidden",
     "ListParams",
+    "MigrationManager",
     "NotFound",
     "Page",
     "PayloadTooLarge",
@@ -59,6 +62,11 @@ __all__ = [
     "TabProvider",
     "Unauthorized",
     "ValidationFailed",
+    "add_index",
+    "create_table",
+    "entity_columns",
     "hookimpl",
     "load_settings",
+    "run_sql",
+    "sql",
 ]

@@ -187,6 +187,11 @@ class EntityType:
             raise PluginError(f"{where}: table must subclass crmkit.core.EntityTable")
         if not getattr(self.schema, "__struct_config__", None) or not self.schema.__struct_config__.forbid_unknown_fields:
             raise PluginError(f"{where}: schema must subclass crmkit.core.Schema")
+        try:
+            for tp in (self.create_type, self.patch_type, self.read_type):
+                msgspec.json.Decoder(tp)
+        except TypeError as exc:
+            raise PluginError(f"{where}: schema has an unsupported type: {exc}") from None
         missing = [n for n in self.writable if n not in self.columns]
         if missing:
             raise PluginError(f"{where}: schema fields without a table column: {', '.join(missing)}")

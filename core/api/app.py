@@ -1,0 +1,78 @@
+"""``create_app()``: the Litestar app of the enabled plugins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from ..runtime import Runtime
+from ..settings import Settings, load_settings
+from .auth import ApiKeyMiddleware
+from .entities import entity_router
+from .health import health
+from .problems import EXCEPTION_HANDLERS
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("crmkit.api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    extra_plugins: Mapping[str, Any] | None = None,
+) -> Litestar:
+    """Build the API from the enabled plugins (uvicorn calls it with no arguments)."""
+    runtime = runtime or Runtime.create(settings or load_settings(), extra_plugins=extra_plugins)
+    settings = runtime.settings
+    for name, error in runtime.plugins.failures.items():
+        log.error("plugin %s is not loaded: %s", name, error)
+
+    handlers: list[Any] = [health]
+    for entity in runtime.entities:
+        handlers.append(
+            entity_router(
+                entity, default_limit=settings.page_size, max_limit=settings.max_page_size
+            )
+        )
+    for extra in runtime.plugins.hook.route_handlers(runtime=runtime):
+        handlers.extend(extra or [])
+
+    async def start(app: Litestar) -> None:
+        await runtime.start()
+
+    async def stop(app: Litestar) -> None:
+        await runtime.stop()
+
+    app = Litestar(
+        route_handlers=handlers,
+        on_startup=[start],
+        on_shutdown=[stop],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=[r"^/schema", r"^/health$"])],
+        request_max_body_size=settings.max_body_size,
+        openapi_config=OpenAPIConfig(
+            title="crmkit",
+            version="0.1.0",
+            description="A headless, plugin-based CRM. Errors are RFC 9457 problem+json.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "Bearer": SecurityScheme(type="http", scheme="bearer"),
+                    "ApiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app
