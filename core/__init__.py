@@ -3,8 +3,8 @@
 Plugin authors import from here and nowhere deeper.
 """
 
-from .db.sql import sql
-from .entity import EntityType, Filter, Schema
+from .db.sql import join, sql
+from .entity import EntityExtension, EntityType, Filter, Schema
 from .errors import (
     BadRequest,
     Conflict,
@@ -36,6 +36,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "CrmError",
+    "EntityExtension",
     "EntityTable",
     "EntityType",
     "Event",
@@ -67,6 +68,7 @@ __all__ = [
     "entity_columns",
     "hookimpl",
     "load_settings",
+    "join",
     "run_sql",
     "sql",
 ]

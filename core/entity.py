@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import typing
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .db.sql import QueryString
     from .runtime import Runtime
 
-__all__ = ["BASE_FIELDS", "EntityType", "Filter", "Schema"]
+__all__ = ["BASE_FIELDS", "EntityExtension", "EntityType", "Filter", "Schema"]
 
 
 class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -32,14 +33,46 @@ class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Filter:
     """An entity's own list filter (``?email=``), beyond its plain columns.
 
-    ``build(db, op, value)`` returns the SQL condition; ``value`` is already converted
-    to ``type`` (a list of it for ``in``/``nin``).
+    ``build(runtime, op, value)`` returns the SQL condition (``t`` is the entity's
+    table); ``value`` is already converted to ``type`` (a list of it for ``in``/``nin``).
     """
 
     build: Callable[[Any, str, Any], QueryString]
     operators: frozenset[str] = frozenset({"eq"})
     type: Any = str
     description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntityExtension:
+    """Read-only fields and filters one plugin adds to another plugin's entity."""
+
+    entity: str
+    read_only: Mapping[str, Any] = field(default_factory=dict)
+    expand: Callable[[Runtime, list[dict[str, Any]]], Awaitable[None]] | None = None
+    filters: Mapping[str, Filter] = field(default_factory=dict)
+
+    def apply(self, entity: EntityType, plugin: str) -> EntityType:
+        """The entity with this extension merged in (a clash is a start-up error)."""
+        taken = set(entity.read_fields) | set(entity.filters)
+        clash = (set(self.read_only) | set(self.filters)) & taken
+        if clash:
+            raise PluginError(
+                f"plugin {plugin!r} extends {entity.name!r} with names it already has: "
+                f"{', '.join(sorted(clash))}"
+            )
+        expands = [e for e in (entity.expand, self.expand) if e is not None]
+
+        async def expand(runtime: Runtime, records: list[dict[str, Any]]) -> None:
+            for fn in expands:
+                await fn(runtime, records)
+
+        return dataclasses.replace(
+            entity,
+            read_only={**entity.read_only, **self.read_only},
+            filters={**entity.filters, **self.filters},
+            expand=expand if expands else None,
+        )
 
 
 #: Columns the core manages on every entity, with their read types.

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # runtime-only types: importing the specs imports nothing els
     import click
     from piccolo.conf.apps import AppConfig
 
-    from .entity import EntityType
+    from .entity import EntityExtension, EntityType
     from .events import Event, SaveContext
     from .fields import FieldType
     from .runtime import Runtime
@@ -37,6 +37,18 @@ def register_entity_types(register: Callable[[EntityType], None]) -> None:
     Called once at start-up, synchronously. From each declaration the core serves the
     whole record and list surface of API.md. A name already taken by another plugin is
     a start-up error naming both plugins.
+    """
+
+
+@hookspec
+def register_entity_extensions(register: Callable[[EntityExtension], None]) -> None:
+    """Extend another plugin's entity by calling ``register(EntityExtension(...))``.
+
+    Called once at start-up, after every entity is registered. An extension adds
+    read-only fields (filled for a whole page by its ``expand``) and list filters to an
+    entity of another plugin, e.g. organisations add ``organizations`` and
+    ``?organization=`` to individuals. An extension of an entity that is not enabled
+    is ignored, so a plugin can extend an optional neighbour.
     """
 
 
@@ -115,6 +127,30 @@ def after_commit(runtime: Runtime, event: Event) -> Awaitable[None] | None:
     Called after commit, one implementation at a time. An exception is logged with the
     plugin's name and the other implementations still run; the client's request has
     already succeeded.
+    """
+
+
+@hookspec
+def merge_records(
+    runtime: Runtime, entity: str, target_id: Any, source_ids: Sequence[Any]
+) -> Awaitable[None] | None:
+    """Re-point this plugin's references from merged-away records to the surviving one.
+
+    Called inside the merge transaction of ``entity`` (e.g. individuals' merge); may
+    return an awaitable. Return JSON-able data describing what moved: it is stored with
+    the merge and handed back to ``unmerge_records`` on undo. An exception aborts the
+    whole merge.
+    """
+
+
+@hookspec
+def unmerge_records(
+    runtime: Runtime, entity: str, target_id: Any, source_ids: Sequence[Any], data: Any
+) -> Awaitable[None] | None:
+    """Undo what ``merge_records`` did, given the data it returned for this merge.
+
+    Called inside the undo transaction; may return an awaitable. An exception aborts
+    the undo.
     """
 
 

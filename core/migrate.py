@@ -94,7 +94,12 @@ class Migrator:
         rows = await self.db.fetch(sql("SELECT app_name, name FROM migration"))
         return {(r["app_name"], r["name"]) for r in rows}
 
+    def _check_app(self, app_name: str | None) -> None:
+        if app_name and app_name not in {a.app_name for _, a in self.apps()}:
+            raise CrmError(f"no enabled plugin has a Piccolo app named {app_name!r}")
+
     async def status(self, app_name: str | None = None) -> list[MigrationInfo]:
+        self._check_app(app_name)
         done = await self.applied()
         out = []
         for _, app in self.apps():
@@ -124,8 +129,7 @@ class Migrator:
     ) -> list[MigrationInfo]:
         """Apply every pending migration (of one app, or all); returns what ran."""
         self._prepare()
-        if app_name and app_name not in {a.app_name for _, a in self.apps()}:
-            raise CrmError(f"no enabled plugin has a Piccolo app named {app_name!r}")
+        self._check_app(app_name)
         ran = []
         for info in await self.status(app_name):
             if info.applied:
@@ -149,6 +153,7 @@ class Migrator:
     ) -> list[MigrationInfo]:
         """Undo the last ``steps`` applied migrations (of one app, or across all, newest first)."""
         self._prepare()
+        self._check_app(app_name)
         applied = [i for i in await self.status(app_name) if i.applied]
         undone = []
         for info in reversed(applied[-steps:] if steps > 0 else []):

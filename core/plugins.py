@@ -21,7 +21,7 @@ import pluggy
 
 from . import hookspecs
 from .awaitables import await_me_maybe
-from .entity import EntityType
+from .entity import EntityExtension, EntityType
 from .errors import CrmError, PluginError
 from .fields import FieldType
 from .registry import Registry
@@ -63,6 +63,10 @@ def _discover(extra: Mapping[str, Any]) -> dict[str, PluginInfo]:
     for name, obj in extra.items():
         found[name] = PluginInfo(name=name, target=getattr(obj, "__name__", repr(obj)), obj=obj)
     return dict(sorted(found.items()))
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def _import(target: str) -> Any:
@@ -117,6 +121,7 @@ class PluginHost:
         self.field_types: Registry[FieldType] = Registry("field type")
         self.tabs: list[TabProvider] = []
         self.plugins: dict[str, PluginInfo] = {}
+        self._load_order: list[str] = []
         self._enabled = None if enabled is None else list(enabled)
         self._extra = dict(extra or {})
         self._load()
@@ -148,16 +153,21 @@ class PluginHost:
         loadable = self._check_requires(loadable)
         self.pm.register(builtin, name=CORE_PLUGIN)
         for info in _order(loadable):
-            self.pm.register(info.obj, name=info.name)
+            try:
+                self.pm.register(info.obj, name=info.name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(f"plugin {info.name!r}: {_one_line(exc)}") from None
             info.loaded = True
+            self._load_order.append(info.name)
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from None
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(f"plugin {name!r}: {_one_line(exc)}") from None
         self._fill_registries()
 
     def _check_requires(self, loadable: list[PluginInfo]) -> list[PluginInfo]:
-        names = {i.name for i in loadable}
+        names = {i.name for i in loadable} | {CORE_PLUGIN}
         while True:
             broken = [i for i in loadable if any(r not in names for r in i.requires)]
             if not broken:
@@ -172,7 +182,7 @@ class PluginHost:
                 info.error = f"requires {missing!r}, which failed to load"
                 log.error("plugin %s %s", info.name, info.error)
             loadable = [i for i in loadable if i.error is None]
-            names = {i.name for i in loadable}
+            names = {i.name for i in loadable} | {CORE_PLUGIN}
 
     def _fill_registries(self) -> None:
         for impl in self.pm.hook.register_entity_types.get_hookimpls():
@@ -185,6 +195,15 @@ class PluginHost:
                 _reg(entity)
 
             impl.function(register=checked)
+        for impl in self.pm.hook.register_entity_extensions.get_hookimpls():
+            found: list[EntityExtension] = []
+            impl.function(register=found.append)
+            for ext in found:
+                target = self.entities.get(ext.entity)
+                if target is not None:  # extending a disabled entity is a no-op
+                    extended = ext.apply(target, impl.plugin_name)
+                    extended.validate(self.entities.owner(ext.entity))
+                    self.entities.replace(ext.entity, extended)
         plurals: dict[str, str] = {}
         for entity in self.entities:
             if entity.plural in plurals:
@@ -194,7 +213,16 @@ class PluginHost:
                 )
             plurals[entity.plural] = entity.name
         for impl in self.pm.hook.register_field_types.get_hookimpls():
-            impl.function(register=self.field_types.registrar(impl.plugin_name, lambda t: t.name))
+            add_type = self.field_types.registrar(impl.plugin_name, lambda t: t.name)
+
+            def checked_type(ft: FieldType, _plugin: str = impl.plugin_name, _reg=add_type) -> None:
+                if not isinstance(ft, FieldType) or not getattr(ft, "name", None):
+                    raise PluginError(
+                        f"plugin {_plugin!r} registered {ft!r}: not a named FieldType instance"
+                    )
+                _reg(ft)
+
+            impl.function(register=checked_type)
         tabs: Registry[TabProvider] = Registry("tab")
         for impl in self.pm.hook.register_tabs.get_hookimpls():
             impl.function(
@@ -215,6 +243,14 @@ class PluginHost:
         results = getattr(self.pm.hook, hook_name)(**kwargs)
         return [await await_me_maybe(r) for r in results]
 
+    async def call_by_plugin(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Call each implementation in plugin order; results (awaited) by plugin name."""
+        out: dict[str, Any] = {}
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            out[impl.plugin_name] = await await_me_maybe(impl.function(**args))
+        return out
+
     async def call_each_safely(self, hook_name: str, **kwargs: Any) -> list[str]:
         """Call each implementation alone; a failure is logged with its plugin name.
 
@@ -222,7 +258,7 @@ class PluginHost:
         """
         failed: list[str] = []
         caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order (pluggy calls LIFO)
             try:
                 args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
                 await await_me_maybe(impl.function(**args))
@@ -235,7 +271,8 @@ class PluginHost:
 
     @property
     def loaded(self) -> list[str]:
-        return [n for n, i in self.plugins.items() if i.loaded]
+        """The loaded plugins in load order (core itself is not listed)."""
+        return list(self._load_order)
 
     @property
     def failures(self) -> dict[str, str]:
@@ -256,7 +293,7 @@ class PluginHost:
     def piccolo_apps(self) -> list[Any]:
         """The Piccolo apps of core and the loaded plugins, in plugin order."""
         apps = []
-        for impl in reversed(self.pm.hook.piccolo_app.get_hookimpls()):
+        for impl in self.pm.hook.piccolo_app.get_hookimpls():  # registration order
             app = impl.function()
             if app is not None:
                 apps.append((impl.plugin_name, app))

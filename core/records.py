@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .db.sql import QueryString, join, sql
+from .entity import BASE_FIELDS
 from .errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from .events import Actor, Event, SaveContext, diff
 from .query.compile import compile_list, encode_cursor
@@ -112,6 +113,17 @@ class Records:
             for k, v in values.items()
         }
 
+    def _derived(self, values: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """Columns a plugin's ``before_save`` maintains beyond the writable fields, if changed."""
+        return {
+            k: v
+            for k, v in values.items()
+            if k in self.entity.columns
+            and k not in self.entity.writable
+            and k not in BASE_FIELDS
+            and old.get(k) != v
+        }
+
     def _params(self, values: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for name, value in values.items():
@@ -153,6 +165,7 @@ class Records:
             params,
             custom_types=self.runtime.custom_types,
             extra=extra,
+            runtime=self.runtime,
         )
         where = compiled.where
         if compiled.cursor_where is not None:
@@ -294,6 +307,7 @@ class Records:
                 return old
             changed = {c.field.split(".")[0] for c in field_changes}
             params = self._params({k: values[k] for k in self.entity.writable if k in changed})
+            params.update(self._params(self._derived(values, old)))
             sets = [f"{name} = {{}}" for name in params]
             sets += ["version = version + 1", "updated_at = {}", "updated_by = {}"]
             row = await self.db.fetchrow(

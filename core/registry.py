@@ -36,6 +36,14 @@ class Registry(Generic[T]):
         self._items[name] = item
         self._owners[name] = plugin
 
+    def replace(self, name: str, item: T) -> None:
+        """Swap a registered item for a new version of it (before freezing)."""
+        if self._frozen:
+            raise PluginError(f"{self.kind} registry is frozen")
+        if name not in self._items:
+            raise KeyError(name)
+        self._items[name] = item
+
     def registrar(self, plugin: str, name_of: Callable[[T], str]) -> Callable[[T], None]:
         """A ``register(item)`` callable handed to one plugin's hook."""
 

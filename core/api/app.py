@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from litestar import Litestar
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin  # pinned
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -22,6 +23,23 @@ from .problems import EXCEPTION_HANDLERS
 __all__ = ["create_app"]
 
 log = logging.getLogger("crmkit.api")
+
+
+class _StrictStructSchemaPlugin(StructSchemaPlugin):
+    """Structs that forbid unknown fields (every request body) say so in the schema.
+
+    Litestar's own plugin leaves ``additionalProperties`` open, so the published
+    contract would accept fields the API answers with a 422 (API.md "Records").
+    It subclasses a private Litestar class; litestar is pinned in pyproject.toml.
+    """
+
+    def to_openapi_schema(self, field_definition: Any, schema_creator: Any) -> Any:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if getattr(field_definition.type_, "__struct_config__", None) is not None and (
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        ):
+            schema.additional_properties = False
+        return schema
 
 
 def create_app(
@@ -59,6 +77,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=[r"^/schema", r"^/health$"])],
         request_max_body_size=settings.max_body_size,
+        plugins=[_StrictStructSchemaPlugin()],
         openapi_config=OpenAPIConfig(
             title="crmkit",
             version="0.1.0",

@@ -132,7 +132,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         "/{record_id:uuid}",
         operation_id=f"get_{name}",
         summary=f"Read a {name}",
-        responses={**_responses(401, 404), 304: _not_modified()},
+        responses={**_responses(400, 401, 404), 304: _not_modified()},
     )
     async def get_record(
         request: Request,
@@ -181,7 +181,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         summary=f"Delete a {name}",
         description="Soft delete (restore with POST .../restore). `hard=true` removes it for good (admins only).",
         status_code=HTTP_204_NO_CONTENT,
-        responses=_responses(401, 403, 404) | {412: _problem("The record changed since it was read")},
+        responses=_responses(400, 401, 403, 404) | {412: _problem("The record changed since it was read")},
     )
     async def delete_record(
         request: Request,
@@ -201,7 +201,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         operation_id=f"restore_{name}",
         summary=f"Restore a deleted {name}",
         status_code=200,
-        responses=_responses(401, 404),
+        responses=_responses(400, 401, 404),
     )
     async def restore_record(request: Request, record_id: FromPath[UUID]) -> Response[Read]:  # type: ignore[valid-type]
         record = await _runtime(request).records(entity).restore(record_id, actor=actor_of(request))

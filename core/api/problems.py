@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from ..errors import BadRequest, CrmError, FieldError, ValidationFailed
 from ..validation import field_errors
@@ -141,7 +141,12 @@ def _http(request: Request, exc: HTTPException) -> Response[Any]:
     headers = dict(exc.headers or {})
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
     errors = None
-    if status == 400 and detail and "malformed" in detail.lower():
+    # Litestar turns a body it cannot decode into a 400 from the SerializationException
+    # (e.g. "Input data was truncated"): every undecodable body names the ``body``.
+    if status == 400 and (
+        isinstance(exc.__cause__, SerializationException)
+        or (detail and "malformed" in detail.lower())
+    ):
         errors = [FieldError("body", "malformed JSON")]
     return problem_response(request, status, detail=detail, errors=errors, headers=headers or None)
 

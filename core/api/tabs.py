@@ -11,6 +11,7 @@ from ..entity import EntityType
 from ..errors import NotFound
 from ..query.params import parse_list_params
 from ..runtime import Runtime
+from .entities import _responses
 
 __all__ = ["Overview", "Tab", "TabItems", "tab_handlers"]
 
@@ -58,6 +59,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/tabs",
         operation_id=f"list_{name}_tabs",
+        responses=_responses(400, 401, 404),
         summary=f"The tabs of a {name}, with counts",
     )
     async def list_tabs(request: Request, record_id: FromPath[UUID]) -> list[Tab]:
@@ -79,6 +81,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/tabs/{key:str}",
         operation_id=f"get_{name}_tab",
+        responses=_responses(400, 401, 404),
         summary=f"One tab of a {name} (paged like a list)",
     )
     async def get_tab(
@@ -100,6 +103,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/overview",
         operation_id=f"get_{name}_overview",
+        responses=_responses(400, 401, 404),
         summary=f"A {name} with every tab's count and first items",
     )
     async def overview(

@@ -7,17 +7,32 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
-from ..errors import SettingsError
+from ..errors import BadRequest, FieldError, SettingsError, ValidationFailed
 from .sql import QueryString, sql
 from .sqlite import PooledSQLiteEngine
 
 __all__ = ["Database", "open_database"]
 
 Kind = Literal["sqlite", "postgres"]
+
+#: A bound value the database cannot take: PostgreSQL's data exceptions (NUL in text,
+#: numeric overflow, out-of-range integers) and SQLite's too-large integers.
+DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, OverflowError)
+
+
+def _rejected(exc: Exception, writing: bool) -> BadRequest:
+    """A client error for a value the database refused (422 in a write, 400 in a read)."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    error = ValidationFailed if writing else BadRequest
+    return error(
+        f"a value is not acceptable to the database: {message}",
+        errors=[FieldError("body" if writing else "query", message)],
+    )
 
 
 class Database:
@@ -70,7 +85,10 @@ class Database:
         if isinstance(query, str):
             query = sql(query, *args)
         self.queries += 1
-        rows = await self.engine.run_querystring(query)
+        try:
+            rows = await self.engine.run_querystring(query)
+        except DATA_ERRORS as exc:  # client data, not a server fault: never a 500
+            raise _rejected(exc, self.in_transaction) from exc
         if rows and not isinstance(rows[0], dict):  # asyncpg Records
             rows = [dict(r) for r in rows]
         return rows or []

@@ -57,9 +57,10 @@ def _escape_like(value: str) -> str:
 
 class _Compiler:
     def __init__(
-        self, db: Database, entity: EntityType, custom_types: CustomTypes | None
+        self, db: Database, entity: EntityType, custom_types: CustomTypes | None, runtime: Any
     ) -> None:
         self.db = db
+        self.runtime = runtime
         self.entity = entity
         self.custom_types = custom_types
 
@@ -90,7 +91,7 @@ class _Compiler:
             if cond.op not in special.operators:
                 raise _bad(cond.param, f"operator {cond.op!r} is not supported here")
             value = self.convert(cond, special.type)
-            return special.build(self.db, cond.op, value)
+            return special.build(self.runtime, cond.op, value)
         fld = self.field(cond.field, cond.param)
         if cond.op not in OPERATORS_BY_KIND[fld.kind]:
             raise _bad(cond.param, f"operator {cond.op!r} does not apply to a {fld.kind} field")
@@ -167,13 +168,19 @@ def compile_list(
     *,
     custom_types: CustomTypes | None = None,
     extra: list[QueryString] | None = None,
+    runtime: Any = None,
 ) -> CompiledList:
-    """Compile the filters, sort and cursor of a list request. Unknown names are a 400."""
-    c = _Compiler(db, entity, custom_types)
+    """Compile the filters, sort and cursor of a list request. Unknown names are a 400.
+
+    ``runtime`` is handed to the entity's own :class:`Filter` builders.
+    """
+    c = _Compiler(db, entity, custom_types, runtime)
     conditions = [c.condition(cond) for cond in params.conditions]
     filters_deleted = any(cond.field == "deleted_at" for cond in params.conditions)
     if not params.include_deleted and not filters_deleted:
         conditions.insert(0, sql("t.deleted_at IS NULL"))
+    if params.q:
+        conditions.append(_simple_search(db, entity, params.q))
     conditions.extend(extra or [])
     where = join(conditions, " AND ") if conditions else sql("1 = 1")
     keys = params.sort or [
@@ -188,6 +195,28 @@ def compile_list(
         values = decode_cursor(params.cursor, sort)
         cursor_where = _after(sort, values)
     return CompiledList(where=where, order_by=order_by, sort=sort, cursor_where=cursor_where)
+
+
+def _simple_search(db: Database, entity: EntityType, q: str) -> QueryString:
+    """Every word must appear in one of the searchable fields (case-insensitive substring).
+
+    The full query language and indexes arrive with the search feature; this keeps
+    ``q=`` honest meanwhile.
+    """
+    if not entity.searchable:
+        raise _bad("q", f"{entity.plural} are not searchable")
+    terms = [t.strip('"') for t in q.split() if t.strip('"')]
+    if not terms:
+        return sql("1 = 1")
+    clauses = []
+    for term in terms[:20]:
+        pattern = f"%{_escape_like(term.lower())}%"
+        ors = [
+            sql(f"lower(CAST(t.{name} AS TEXT)) LIKE {{}} ESCAPE '\\'", pattern)
+            for name in entity.searchable
+        ]
+        clauses.append(sql("({})", join(ors, " OR ")))
+    return join(clauses, " AND ")
 
 
 def _signature(sort: list[tuple[Field, bool]]) -> str:

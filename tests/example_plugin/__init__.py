@@ -35,7 +35,7 @@ requires: tuple[str, ...] = ()
 COMMITTED: list[Event] = []
 
 
-def _vin_prefix(db: Any, op: str, value: str) -> Any:
+def _vin_prefix(runtime: Any, op: str, value: str) -> Any:
     return sql("t.vin LIKE {}", value.upper().replace("%", "") + "%")
 
 

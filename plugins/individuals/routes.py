@@ -1,0 +1,157 @@
+"""What is special to individuals: duplicates, merge and undo, vCards."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from crmkit.core import BadRequest, FieldError, Runtime
+
+from .duplicates import Candidate, Pair, find_candidates, find_pairs
+from .merge import MergeRequest, merge, undo
+from .vcard import VCARD_MEDIA_TYPE, from_vcard, to_vcard
+
+__all__ = ["handlers"]
+
+BASE = "/api/v1/individuals"
+SECURITY = [{"ApiKey": []}, {"Bearer": []}]
+TAGS = ["Individual"]
+
+
+class MergeResult(msgspec.Struct):
+    id: UUID
+    target: dict[str, Any]
+
+
+class UndoResult(msgspec.Struct):
+    id: UUID
+    target: dict[str, Any]
+    sources: list[UUID]
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _actor(request: Request) -> Any:
+    from crmkit.core.api.auth import actor_of
+
+    return actor_of(request)
+
+
+def _read(runtime: Runtime, record: dict[str, Any]) -> dict[str, Any]:
+    return msgspec.to_builtins(runtime.records("individual").to_read(record))
+
+
+def handlers() -> list[Any]:
+    @get(
+        f"{BASE}/{{record_id:uuid}}/duplicates",
+        operation_id="list_individual_duplicates",
+        summary="Likely duplicates of an individual, scored, with reasons",
+        tags=TAGS,
+        security=SECURITY,
+    )
+    async def record_duplicates(
+        request: Request,
+        record_id: FromPath[UUID],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    ) -> list[Candidate]:
+        runtime = _runtime(request)
+        record = await runtime.records("individual").get(record_id)
+        return await find_candidates(runtime, record, exclude=record_id, limit=limit)
+
+    @get(
+        f"{BASE}/duplicates",
+        operation_id="list_duplicate_pairs",
+        summary="Candidate duplicate pairs across all individuals",
+        tags=TAGS,
+        security=SECURITY,
+    )
+    async def duplicate_pairs(
+        request: Request,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        min_score: Annotated[float, QueryParameter(ge=0, le=1)] = 0.5,
+    ) -> list[Pair]:
+        return await find_pairs(_runtime(request), limit=limit, min_score=min_score)
+
+    @post(
+        f"{BASE}/merge",
+        operation_id="merge_individuals",
+        summary="Merge duplicates into one individual (undoable)",
+        status_code=200,
+        tags=TAGS,
+        security=SECURITY,
+        opt={"body_type": MergeRequest},
+    )
+    async def merge_individuals(request: Request, data: JSONBody[MergeRequest]) -> MergeResult:
+        runtime = _runtime(request)
+        result = await merge(runtime, data, actor=_actor(request))
+        return MergeResult(id=result["id"], target=_read(runtime, result["target"]))
+
+    @post(
+        f"{BASE}/merges/{{merge_id:uuid}}/undo",
+        operation_id="undo_individual_merge",
+        summary="Undo a merge: the sources and the target return as they were",
+        status_code=200,
+        tags=TAGS,
+        security=SECURITY,
+    )
+    async def undo_merge(request: Request, merge_id: FromPath[UUID]) -> UndoResult:
+        runtime = _runtime(request)
+        result = await undo(runtime, merge_id, actor=_actor(request))
+        return UndoResult(id=result["id"], target=_read(runtime, result["target"]), sources=result["sources"])
+
+    @get(
+        f"{BASE}/{{record_id:uuid}}/vcard",
+        operation_id="get_individual_vcard",
+        summary="The individual as a vCard (4.0, or 3.0 with version=3.0)",
+        tags=TAGS,
+        security=SECURITY,
+        media_type=VCARD_MEDIA_TYPE,
+    )
+    async def get_vcard(
+        request: Request,
+        record_id: FromPath[UUID],
+        version: Annotated[str, QueryParameter(pattern=r"^(3\.0|4\.0)$")] = "4.0",
+    ) -> Response[str]:
+        record = await _runtime(request).records("individual").get(record_id)
+        name = "-".join(filter(None, [record["first_name"], record["last_name"]])) or "contact"
+        return Response(
+            to_vcard(record, version=version),
+            media_type=VCARD_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.vcf"'},
+        )
+
+    @post(
+        f"{BASE}/vcard",
+        operation_id="import_individual_vcard",
+        summary="Create an individual from one vCard (3.0 or 4.0)",
+        status_code=HTTP_201_CREATED,
+        tags=TAGS,
+        security=SECURITY,
+    )
+    async def post_vcard(request: Request) -> Response[dict[str, Any]]:
+        runtime = _runtime(request)
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("a vCard must be UTF-8", errors=[FieldError("body", "not UTF-8")]) from None
+        values = from_vcard(text)
+        from crmkit.core.api.entities import _request_data, etag
+        from crmkit.core.validation import validate
+
+        checked = validate(runtime.records("individual").entity.create_type, values)
+        record = await runtime.records("individual").create(
+            msgspec.structs.asdict(checked), actor=_actor(request), data=_request_data(request)
+        )
+        return Response(
+            _read(runtime, record),
+            status_code=HTTP_201_CREATED,
+            headers={"Location": f"{BASE}/{record['id']}", "ETag": etag(record["version"])},
+        )
+
+    return [record_duplicates, duplicate_pairs, merge_individuals, undo_merge, get_vcard, post_vcard]
