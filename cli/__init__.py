@@ -1,0 +1,1 @@
+"""The ``crmkit`` command line (Click): ``crmkit.cli.main:main`` is the console script."""
