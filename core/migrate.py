@@ -135,9 +135,10 @@ class Migrator:
             if info.applied:
                 continue
             manager = await info.module.forwards()
-            with contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints progress
-                await manager.run()
-            await Migration.insert(Migration(name=info.id, app_name=info.app))
+            async with self.db.transaction():  # the migration and its record, or neither
+                with contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints progress
+                    await manager.run()
+                await Migration.insert(Migration(name=info.id, app_name=info.app))
             info.applied = True
             ran.append(info)
             if on_step:
@@ -158,11 +159,12 @@ class Migrator:
         undone = []
         for info in reversed(applied[-steps:] if steps > 0 else []):
             manager = await info.module.forwards()
-            with contextlib.redirect_stdout(io.StringIO()):
-                await manager.run(backwards=True)
-            await Migration.delete().where(
-                (Migration.name == info.id) & (Migration.app_name == info.app)
-            )
+            async with self.db.transaction():
+                with contextlib.redirect_stdout(io.StringIO()):
+                    await manager.run(backwards=True)
+                await Migration.delete().where(
+                    (Migration.name == info.id) & (Migration.app_name == info.app)
+                )
             info.applied = False
             undone.append(info)
             if on_step:

@@ -239,14 +239,24 @@ class PluginHost:
         return self.pm.hook
 
     async def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call a hook and await each result that is awaitable, in plugin order."""
-        results = getattr(self.pm.hook, hook_name)(**kwargs)
-        return [await await_me_maybe(r) for r in results]
+        """Call a hook and await each result that is awaitable, in plugin order.
+
+        One implementation at a time, each awaited before the next is called: when one
+        raises, no later plugin's coroutine is left un-awaited (pluggy would have called
+        them all first), and a plugin sees what the ones before it did.
+        """
+        out: list[Any] = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            result = await await_me_maybe(impl.function(**args))
+            if result is not None:  # as pluggy: None is "no answer"
+                out.append(result)
+        return out
 
     async def call_by_plugin(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
         """Call each implementation in plugin order; results (awaited) by plugin name."""
         out: dict[str, Any] = {}
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
             out[impl.plugin_name] = await await_me_maybe(impl.function(**args))
         return out

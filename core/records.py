@@ -8,10 +8,13 @@ row change, the tag index, ``record_changed`` (the activity log), and after comm
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from piccolo.columns import Numeric
 
 from .db.sql import QueryString, join, sql
 from .entity import BASE_FIELDS
@@ -59,6 +62,49 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _unstorable(value: Any, path: str = "") -> list[FieldError]:
+    """Values no engine stores alike: NUL characters (PostgreSQL refuses them in text and
+    JSON) and non-finite numbers (``"NaN"`` decodes as a Decimal). Checked on every write
+    so both engines answer with the same 422."""
+    errors: list[FieldError] = []
+    if isinstance(value, str):
+        if "\x00" in value:
+            errors.append(FieldError(path or "body", "must not contain NUL characters"))
+    elif isinstance(value, decimal.Decimal | float):
+        finite = value.is_finite() if isinstance(value, decimal.Decimal) else math.isfinite(value)
+        if not finite:
+            errors.append(FieldError(path or "body", "must be a finite number"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                errors.append(FieldError(path or "body", "keys must not contain NUL characters"))
+                continue
+            errors.extend(_unstorable(item, sub))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            errors.extend(_unstorable(item, f"{path}[{i}]"))
+    return errors
+
+
+def _fit_numeric(name: str, value: decimal.Decimal | int, precision: int, scale: int) -> Any:
+    """``value`` rounded (half away from zero) to ``scale`` places; a 422 when it has more
+    than ``precision - scale`` integer digits (PostgreSQL's rule, kept on SQLite too)."""
+    value = decimal.Decimal(value)
+    if not value.is_finite():
+        return value  # refused with a field error by the write checks
+    limit = decimal.Decimal(10) ** (precision - scale)
+    if abs(value) < limit:
+        context = decimal.Context(prec=max(28, precision + 2))
+        value = value.quantize(decimal.Decimal(1).scaleb(-scale), decimal.ROUND_HALF_UP, context)
+    if abs(value) >= limit:
+        raise ValidationFailed(
+            f"{name} is too large",
+            errors=[FieldError(name, f"must be less than {limit} in absolute value")],
+        )
+    return value
+
+
 class Records:
     """Reads and writes of one entity type."""
 
@@ -67,6 +113,14 @@ class Records:
         self.entity = entity
         self.db = runtime.db
         self.table = entity.tablename
+        #: ``Numeric(digits=(precision, scale))`` columns: SQLite keeps a float, so values
+        #: are rounded to the scale on the way in and given it on the way out, like
+        #: PostgreSQL does, and both engines return ``"31999.90"`` for ``31999.9``.
+        self.numeric_digits: dict[str, tuple[int, int]] = {
+            name: tuple(c.digits)  # type: ignore[misc]
+            for name, c in entity.columns.items()
+            if isinstance(c, Numeric) and c.digits
+        }
 
     # -- decoding --------------------------------------------------------------------
 
@@ -86,6 +140,11 @@ class Records:
                 value = record.get(name)
                 if isinstance(value, dt.datetime) and value.tzinfo is None:
                     record[name] = value.replace(tzinfo=dt.UTC)
+        for name, (precision, scale) in self.numeric_digits.items():
+            value = record.get(name)
+            if isinstance(value, decimal.Decimal) and value.is_finite():
+                context = decimal.Context(prec=max(28, precision + 2))
+                record[name] = value.quantize(decimal.Decimal(1).scaleb(-scale), context=context)
         return record
 
     async def expand(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,11 +166,16 @@ class Records:
         )
 
     def _builtins(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Incoming values with JSON columns as plain data, so they compare with stored ones."""
-        return {
-            k: msgspec.to_builtins(v) if k in self.entity.json_columns else v
-            for k, v in values.items()
-        }
+        """Incoming values with JSON columns as plain data and numerics rounded to their
+        column's scale, so they compare with stored ones."""
+        out = {}
+        for k, v in values.items():
+            if k in self.entity.json_columns:
+                v = msgspec.to_builtins(v)
+            elif k in self.numeric_digits and isinstance(v, decimal.Decimal | int):
+                v = _fit_numeric(k, v, *self.numeric_digits[k])
+            out[k] = v
+        return out
 
     def _derived(self, values: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         """Columns a plugin's ``before_save`` maintains beyond the writable fields, if changed."""
@@ -200,6 +264,10 @@ class Records:
         source: str,
         data: dict[str, Any],
     ) -> dict[str, Any]:
+        if action != "restore":
+            errors = _unstorable(values)
+            if errors:
+                raise ValidationFailed("a value cannot be stored", errors=errors)
         values["tags"] = normalise_tags(values.get("tags") or [])
         context = SaveContext(
             runtime=self.runtime,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,11 +13,12 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
 from .auth import ApiKeyMiddleware
-from .entities import entity_router
+from .entities import _responses, entity_router
 from .health import health
 from .problems import EXCEPTION_HANDLERS
 
@@ -40,6 +42,33 @@ class _StrictStructSchemaPlugin(StructSchemaPlugin):
         ):
             schema.additional_properties = False
         return schema
+
+
+#: Paths served without an API key; everything else goes through :class:`ApiKeyMiddleware`.
+PUBLIC_PATHS = [r"^/schema", r"^/health$"]
+API_SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+
+
+def _document_every_route(app: Litestar) -> None:
+    """Plugin routes included, every error is problem+json and every key-protected route
+    needs a key: say so in the OpenAPI document where a route does not say it itself
+    (Litestar would describe a 400 in its own error format, and no security). A route
+    with path parameters may answer 404 (no such record), one with a body 422."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or any(re.match(p, route.path) for p in PUBLIC_PATHS):
+            continue
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            codes = [400, 401]
+            if route.path_parameters:
+                codes.append(404)
+            if "data" in handler.parsed_fn_signature.parameters:
+                codes.append(422)
+            handler.responses = {**_responses(*codes), **(handler.responses or {})}
+            security = handler.resolve_security()  # the list the OpenAPI document reads
+            if not security:
+                security.extend(API_SECURITY)
 
 
 def create_app(
@@ -75,7 +104,7 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=[r"^/schema", r"^/health$"])],
+        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
         request_max_body_size=settings.max_body_size,
         plugins=[_StrictStructSchemaPlugin()],
         openapi_config=OpenAPIConfig(
@@ -94,4 +123,5 @@ def create_app(
         debug=False,
     )
     app.state.runtime = runtime
+    _document_every_route(app)
     return app

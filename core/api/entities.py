@@ -143,9 +143,8 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         record = await _runtime(request).records(entity).get(
             record_id, include_deleted=include_deleted
         )
-        if if_none_match and etag(record["version"]) in [
-            t.strip().removeprefix("W/") for t in if_none_match.split(",")
-        ]:
+        tags = [t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")]
+        if "*" in tags or etag(record["version"]) in tags:  # "*": any current version
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers={"ETag": etag(record["version"])})
         return read_response(request, record)
 

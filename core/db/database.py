@@ -12,7 +12,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
-from ..errors import BadRequest, FieldError, SettingsError, ValidationFailed
+from ..errors import BadRequest, CrmError, FieldError, SettingsError, ValidationFailed
+from .postgres import PoolPostgresEngine
 from .sql import QueryString, sql
 from .sqlite import PooledSQLiteEngine
 
@@ -25,7 +26,7 @@ Kind = Literal["sqlite", "postgres"]
 DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.DataError, OverflowError)
 
 
-def _rejected(exc: Exception, writing: bool) -> BadRequest:
+def _rejected(exc: Exception, writing: bool) -> CrmError:
     """A client error for a value the database refused (422 in a write, 400 in a read)."""
     message = " ".join(str(exc).split()) or type(exc).__name__
     error = ValidationFailed if writing else BadRequest
@@ -162,7 +163,7 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout: float = 30.0) 
         )
         return Database(url, engine, "sqlite", pool_size=pool_size)
     elif scheme in ("postgres", "postgresql"):
-        engine = PostgresEngine(config={"dsn": url}, extensions=())
+        engine = PoolPostgresEngine(config={"dsn": url}, extensions=())
         return Database(url, engine, "postgres", pool_size=pool_size)
     else:
         raise SettingsError(

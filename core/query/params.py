@@ -71,6 +71,11 @@ def parse_list_params(
     """
     params = ListParams(limit=default_limit)
     for name, value in items:
+        if "\x00" in value:  # PostgreSQL cannot compare text with NUL; SQLite would
+            raise BadRequest(
+                f"{name} must not contain NUL characters",
+                errors=[FieldError(name, "must not contain NUL characters")],
+            )
         if name == "limit":
             try:
                 limit = int(value)
@@ -95,8 +100,8 @@ def parse_list_params(
                 desc = part.startswith("-")
                 params.sort.append(SortKey(part.lstrip("-+"), desc))
         else:
-            fname, _, op = name.partition("__")
-            op = op or "eq"
+            fname, sep, op = name.partition("__")
+            op = op or ("" if sep else "eq")  # ``field__`` names no operator: a 400
             if op not in OPERATORS or not fname:
                 raise BadRequest(
                     f"unknown filter operator {op!r} in {name!r}",

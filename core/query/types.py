@@ -82,7 +82,10 @@ def convert_value(tp: Any, raw: str) -> Any:
             raise ValueError("expected an ISO 8601 date-time") from None
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:59-01:00 is past the last datetime
+            raise ValueError("date-time out of range") from None
     if isinstance(base, type) and issubclass(base, str):
         return raw  # constraints (length, pattern) do not apply to a search value
     try:
