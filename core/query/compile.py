@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import typing
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class Field:
     expr: str
     kind: str
     type: Any
+    #: False when the type cannot hold None: no NULL handling, so indexes serve the sort.
+    nullable: bool = True
 
 
 @dataclass
@@ -49,6 +52,12 @@ class CompiledList:
 
 def _bad(param: str, message: str) -> BadRequest:
     return BadRequest(f"{param}: {message}", errors=[FieldError(param, message)])
+
+
+def _allows_none(tp: Any) -> bool:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp is None or type(None) in typing.get_args(tp) or tp is Any
 
 
 def _escape_like(value: str) -> str:
@@ -70,7 +79,7 @@ class _Compiler:
             tp = entity.scalar_fields[name]
             kind = kind_of(tp)
             if kind is not None:
-                return Field(name, f"t.{name}", kind, tp)
+                return Field(name, f"t.{name}", kind, tp, nullable=_allows_none(tp))
         if name.startswith("custom."):
             key = name[7:]
             if not _CUSTOM_KEY.match(key):
@@ -157,7 +166,9 @@ class _Compiler:
             fld = self.field(key.field, "sort")
             out.append((fld, key.descending))
         if "id" not in seen:
-            out.append((Field("id", "t.id", "uuid", self.entity.scalar_fields["id"]), False))
+            out.append(
+                (Field("id", "t.id", "uuid", self.entity.scalar_fields["id"], nullable=False), False)
+            )
         return out
 
 
@@ -188,7 +199,8 @@ def compile_list(
     ]
     sort = c.sort(keys)
     order_by = ", ".join(
-        f"{f.expr} {'DESC' if desc else 'ASC'} {db.nulls(desc)}" for f, desc in sort
+        f"{f.expr} {'DESC' if desc else 'ASC'}" + (f" {db.nulls(desc)}" if f.nullable else "")
+        for f, desc in sort
     )
     cursor_where = None
     if params.cursor:
@@ -267,7 +279,7 @@ def _after(sort: list[tuple[Field, bool]], values: list[Any]) -> QueryString:
         return sql(f"({e} IS NULL AND {{}})", rest) if rest else sql("1 = 0")
     op = "<" if desc else ">"
     parts = [sql(f"{e} {op} {{}}", value)]
-    if not desc:
+    if not desc and fld.nullable:
         parts.append(sql(f"{e} IS NULL"))
     if rest is not None:
         parts.append(sql(f"({e} = {{}} AND {{}})", value, rest))
