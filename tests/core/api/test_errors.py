@@ -194,13 +194,13 @@ async def test_the_database_layer_turns_refused_values_into_client_errors(
     """A bound value the engine cannot take: 400 in a read, 422 inside a write."""
     too_big = 2**70  # beyond int64 on both engines
     with pytest.raises(BadRequest) as read:
-        await runtime.db.fetchval(sql("SELECT {} AS n", too_big))
+        await runtime.db.fetchval(sql("SELECT CAST({} AS BIGINT) AS n", too_big))
     assert read.value.status == 400 and read.value.errors
     with pytest.raises(ValidationFailed) as write:
         async with runtime.db.transaction():
-            await runtime.db.execute(sql("SELECT {} AS n", too_big))
+            await runtime.db.execute(sql("SELECT CAST({} AS BIGINT) AS n", too_big))
     assert write.value.status == 422
-    assert await runtime.db.fetchval(sql("SELECT {} AS n", 7)) == 7  # still usable
+    assert await runtime.db.fetchval(sql("SELECT CAST({} AS BIGINT) AS n", 7)) == 7  # still usable
 
 
 # -- query parameters ------------------------------------------------------------------
