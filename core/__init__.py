@@ -3,6 +3,9 @@
 Plugin authors import from here and nowhere deeper.
 """
 
+from .api.auth import actor_of
+from .api.entities import etag, request_data
+from .api.problems import Problem, problem_responses
 from .db.sql import join, sql
 from .entity import EntityExtension, EntityType, Filter, Schema
 from .errors import (
@@ -49,6 +52,7 @@ __all__ = [
     "MigrationManager",
     "NotFound",
     "Page",
+    "Problem",
     "PayloadTooLarge",
     "PluginError",
     "PreconditionFailed",
@@ -63,11 +67,15 @@ __all__ = [
     "TabProvider",
     "Unauthorized",
     "ValidationFailed",
+    "actor_of",
     "add_index",
     "create_table",
     "entity_columns",
+    "etag",
     "hookimpl",
     "load_settings",
+    "problem_responses",
+    "request_data",
     "join",
     "run_sql",
     "sql",

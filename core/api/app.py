@@ -18,9 +18,9 @@ from litestar.routes import HTTPRoute
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
 from .auth import ApiKeyMiddleware
-from .entities import _responses, entity_router
+from .entities import entity_router
 from .health import health
-from .problems import EXCEPTION_HANDLERS
+from .problems import EXCEPTION_HANDLERS, problem_responses
 
 __all__ = ["create_app"]
 
@@ -65,7 +65,7 @@ def _document_every_route(app: Litestar) -> None:
                 codes.append(404)
             if "data" in handler.parsed_fn_signature.parameters:
                 codes.append(422)
-            handler.responses = {**_responses(*codes), **(handler.responses or {})}
+            handler.responses = {**problem_responses(*codes), **(handler.responses or {})}
             security = handler.resolve_security()  # the list the OpenAPI document reads
             if not security:
                 security.extend(API_SECURITY)

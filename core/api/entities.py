@@ -17,9 +17,9 @@ from ..errors import BadRequest, FieldError, Forbidden
 from ..query.params import parse_list_params
 from ..runtime import Runtime
 from .auth import actor_of
-from .problems import Problem
+from .problems import problem_responses
 
-__all__ = ["entity_router", "etag", "parse_if_match"]
+__all__ = ["entity_router", "etag", "parse_if_match", "request_data"]
 
 
 def etag(version: int) -> str:
@@ -43,21 +43,7 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-ERRORS = {
-    400: "Bad request",
-    401: "Missing or invalid API key",
-    404: "No such record",
-    422: "Validation failed",
-}
 
-
-def _responses(*codes: int) -> dict[int, Any]:
-    from litestar.openapi.datastructures import ResponseSpec
-
-    return {
-        code: ResponseSpec(data_container=Problem, description=ERRORS.get(code, "Error"), media_type="application/problem+json")
-        for code in codes
-    }
 
 
 def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> Router:
@@ -88,7 +74,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
             "contains, icontains, startswith, isnull), `custom.<key>`, `tag`. Sort with "
             "`sort=-a,b`. Keyset paging with `cursor`; `count=true` adds `total`."
         ),
-        responses=_responses(400, 401),
+        responses=problem_responses(400, 401),
     )
     async def list_records(
         request: Request,
@@ -117,12 +103,12 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         summary=f"Create a {name}",
         status_code=HTTP_201_CREATED,
         opt={"body_type": Create},
-        responses=_responses(400, 401, 422),
+        responses=problem_responses(400, 401, 422),
     )
     async def create_record(request: Request, data: JSONBody[Create]) -> Response[Read]:  # type: ignore[valid-type]
         runtime = _runtime(request)
         record = await runtime.records(entity).create(
-            msgspec.structs.asdict(data), actor=actor_of(request), data=_request_data(request)
+            msgspec.structs.asdict(data), actor=actor_of(request), data=request_data(request)
         )
         response = read_response(request, record, HTTP_201_CREATED)
         response.headers["Location"] = f"/api/v1/{plural}/{record['id']}"
@@ -132,7 +118,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         "/{record_id:uuid}",
         operation_id=f"get_{name}",
         summary=f"Read a {name}",
-        responses={**_responses(400, 401, 404), 304: _not_modified()},
+        responses={**problem_responses(400, 401, 404), 304: _not_modified()},
     )
     async def get_record(
         request: Request,
@@ -154,7 +140,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         summary=f"Update a {name}",
         description="Partial update. Send `If-Match` with the ETag you read; 412 if it is stale.",
         opt={"body_type": Patch},
-        responses=_responses(400, 401, 404, 422) | {412: _problem("The record changed since it was read")},
+        responses=problem_responses(400, 401, 404, 412, 422),
     )
     async def update_record(
         request: Request,
@@ -170,7 +156,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
             changes,
             actor=actor_of(request),
             if_version=parse_if_match(if_match),
-            data=_request_data(request),
+            data=request_data(request),
         )
         return read_response(request, record)
 
@@ -180,7 +166,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         summary=f"Delete a {name}",
         description="Soft delete (restore with POST .../restore). `hard=true` removes it for good (admins only).",
         status_code=HTTP_204_NO_CONTENT,
-        responses=_responses(400, 401, 403, 404) | {412: _problem("The record changed since it was read")},
+        responses=problem_responses(400, 401, 403, 404, 412),
     )
     async def delete_record(
         request: Request,
@@ -200,7 +186,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         operation_id=f"restore_{name}",
         summary=f"Restore a deleted {name}",
         status_code=200,
-        responses=_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
     )
     async def restore_record(request: Request, record_id: FromPath[UUID]) -> Response[Read]:  # type: ignore[valid-type]
         record = await _runtime(request).records(entity).restore(record_id, actor=actor_of(request))
@@ -213,7 +199,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         description="Copies every writable field; the body (optional) overrides fields of the copy.",
         status_code=HTTP_201_CREATED,
         opt={"body_type": Patch},
-        responses=_responses(400, 401, 404, 422),
+        responses=problem_responses(400, 401, 404, 422),
     )
     async def duplicate_record(
         request: Request,
@@ -226,7 +212,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
                 k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
             }
         record = await _runtime(request).records(entity).clone(
-            record_id, overrides, actor=actor_of(request), data=_request_data(request)
+            record_id, overrides, actor=actor_of(request), data=request_data(request)
         )
         response = read_response(request, record, HTTP_201_CREATED)
         response.headers["Location"] = f"/api/v1/{plural}/{record['id']}"
@@ -251,7 +237,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     )
 
 
-def _request_data(request: Request) -> dict[str, Any]:
+def request_data(request: Request) -> dict[str, Any]:
     """Request facts plugins may act on (e.g. ``X-Skip-Duplicate-Check``)."""
     data: dict[str, Any] = {}
     skip = request.headers.get("x-skip-duplicate-check", "") or request.query_params.get(
@@ -260,12 +246,6 @@ def _request_data(request: Request) -> dict[str, Any]:
     if skip.lower() in ("true", "1", "yes"):
         data["skip_duplicate_check"] = True
     return data
-
-
-def _problem(description: str) -> Any:
-    from litestar.openapi.datastructures import ResponseSpec
-
-    return ResponseSpec(data_container=Problem, description=description, media_type="application/problem+json")
 
 
 def _not_modified() -> Any:

@@ -13,7 +13,7 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from ..errors import BadRequest, CrmError, FieldError, ValidationFailed
 from ..validation import field_errors
 
-__all__ = ["EXCEPTION_HANDLERS", "Problem", "ProblemField", "problem_response"]
+__all__ = ["EXCEPTION_HANDLERS", "Problem", "ProblemField", "problem_response", "problem_responses"]
 
 log = logging.getLogger("crmkit.api")
 MEDIA_TYPE = "application/problem+json"
@@ -50,6 +50,38 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     errors: list[ProblemField] = []
     correlation_id: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (query, filter or JSON)",
+    401: "Missing or invalid API key",
+    403: "Not allowed",
+    404: "No such record",
+    409: "Conflict",
+    412: "The record changed since it was read",
+    413: "Request body too large",
+    422: "Validation failed",
+}
+
+
+def problem_responses(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int, Any]:
+    """OpenAPI ``responses=`` entries documenting these statuses as problem+json.
+
+    For plugin route handlers: ``@post(..., responses=problem_responses(404, 422))``.
+    """
+    from litestar.openapi.datastructures import ResponseSpec
+
+    descriptions = {**_DESCRIPTIONS, **(descriptions or {})}
+    return {
+        code: ResponseSpec(
+            data_container=Problem,
+            description=descriptions.get(code, _TITLES.get(code, "Error")),
+            media_type=MEDIA_TYPE,
+        )
+        for code in codes
+    }
 
 
 def problem_response(

@@ -11,7 +11,7 @@ from ..entity import EntityType
 from ..errors import NotFound
 from ..query.params import parse_list_params
 from ..runtime import Runtime
-from .entities import _responses
+from .problems import problem_responses
 
 __all__ = ["Overview", "Tab", "TabItems", "tab_handlers"]
 
@@ -59,7 +59,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/tabs",
         operation_id=f"list_{name}_tabs",
-        responses=_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
         summary=f"The tabs of a {name}, with counts",
     )
     async def list_tabs(request: Request, record_id: FromPath[UUID]) -> list[Tab]:
@@ -81,7 +81,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/tabs/{key:str}",
         operation_id=f"get_{name}_tab",
-        responses=_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
         summary=f"One tab of a {name} (paged like a list)",
     )
     async def get_tab(
@@ -103,7 +103,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/overview",
         operation_id=f"get_{name}_overview",
-        responses=_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
         summary=f"A {name} with every tab's count and first items",
     )
     async def overview(
