@@ -84,7 +84,11 @@ def config(runtime: Runtime) -> tuple[Config, set[str]]:
     settings = runtime.settings.plugin_settings("individuals")
     region = str(settings.get("default_region") or runtime.settings.default_region)
     types = tuple(settings.get("types") or DEFAULT_TYPES)
-    return Config(default_region=region, types=types), set(settings.get("disabled_rules") or [])
+    default_type = str(settings.get("default_type") or ("contact" if "contact" in types else types[0]))
+    return (
+        Config(default_region=region, types=types, default_type=default_type),
+        set(settings.get("disabled_rules") or []),
+    )
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 Rules (each gives a reason; the best score wins, extra reasons add a little):
 * the same normalised email (0.95) or phone (0.9);
 * the same folded full name within the same organisation (0.9; with organisations on);
-* a close name (rapidfuzz ≥ 85) and the same company email domain (0.8);
+* a close or the same name (rapidfuzz ≥ 85) and the same company email domain (0.8);
 * the same folded full name alone (0.5; listed, never blocks a create).
 Scores of 0.8 and more block a create or update with 409 unless the client says
 ``X-Skip-Duplicate-Check: true``.
@@ -137,7 +137,9 @@ async def find_candidates(
         for r in rows:
             names[r["id"]] = (r["first_name"], r["last_name"])
             ratio = fuzz.token_sort_ratio(full.lower(), _full(r["first_name"], r["last_name"]).lower())
-            if ratio >= 85 and name_key(r["first_name"], r["last_name"]) != key:
+            if name_key(r["first_name"], r["last_name"]) == key:
+                found[r["id"]].append((0.8, "same name and same email domain"))
+            elif ratio >= 85:
                 found[r["id"]].append((0.8, f"similar name ({ratio:.0f}%) and same email domain"))
     found.pop(exclude, None)  # type: ignore[arg-type]
     if not found:
@@ -223,7 +225,9 @@ async def find_pairs(runtime: Runtime, *, limit: int = 100, min_score: float = 0
         ratio = fuzz.token_sort_ratio(
             _full(r["af"], r["al"]).lower(), _full(r["bf"], r["bl"]).lower()
         )
-        if ratio >= 85 and name_key(r["af"], r["al"]) != name_key(r["bf"], r["bl"]):
+        if name_key(r["af"], r["al"]) == name_key(r["bf"], r["bl"]):
+            pairs[(r["a"], r["b"])].append((0.8, f"same name and same email domain {r['domain']}"))
+        elif ratio >= 85:
             pairs[(r["a"], r["b"])].append(
                 (0.8, f"similar name ({ratio:.0f}%) and same email domain {r['domain']}")
             )

@@ -38,16 +38,20 @@ class MergeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def _union(items: list[list[dict[str, Any]]], key: Any) -> list[dict[str, Any]]:
+    """The items of every group once, in order; the first primary seen (the target's) stays."""
     out: list[dict[str, Any]] = []
     seen: set[Any] = set()
+    has_primary = False
     for group in items:
         for item in group or []:
             k = key(item)
             if k in seen:
                 continue
             seen.add(k)
-            out.append({**item, "primary": False if out else item.get("primary", False)})
-    if out and not any(i.get("primary") for i in out):
+            primary = bool(item.get("primary")) and not has_primary
+            has_primary = has_primary or primary
+            out.append({**item, "primary": primary})
+    if out and not has_primary:
         out[0]["primary"] = True
     return out
 

@@ -61,6 +61,7 @@ PARTICLES = {"van", "der", "den", "de", "del", "della", "di", "da", "dos", "das"
 class Config:
     default_region: str
     types: tuple[str, ...]
+    default_type: str = "contact"
 
 
 @dataclass(frozen=True)
@@ -129,17 +130,24 @@ def _proper_word(word: str, first: bool) -> str:
     return lower.capitalize()
 
 
-def proper_case(name: str) -> str:
-    """"ola NORDMANN" style input to "Ola Nordmann"; keeps particles ("van der") lower."""
+def proper_case(name: str, *, surname: bool = False) -> str:
+    """"ola NORDMANN" style input to "Ola Nordmann"; keeps particles ("van der") lower.
+
+    A particle stays lower only before another word ("de" alone is a name); in a given
+    name the first word is always capitalised, in a surname ("van der berg") it is not.
+    """
     words = name.split(" ")
-    return " ".join(_proper_word(w, i == 0) for i, w in enumerate(words))
+    last = len(words) - 1
+    return " ".join(
+        _proper_word(w, i == last or (i == 0 and not surname)) for i, w in enumerate(words)
+    )
 
 
 def _proper_case(values: dict[str, Any], config: Config) -> list[FieldError]:
     for field in ("first_name", "middle_name", "last_name"):
         value = values.get(field)
         if isinstance(value, str) and len(value) > 1 and (value.isupper() or value.islower()):
-            values[field] = proper_case(value)
+            values[field] = proper_case(value, surname=field == "last_name")
     return []
 
 
@@ -199,8 +207,9 @@ def _phone_region(values: dict[str, Any], config: Config) -> str:
     addresses = values.get("addresses") or []
     for address in sorted(addresses, key=lambda a: not a.get("primary")):
         country = address.get("country")
-        if isinstance(country, str) and len(country) == 2:
-            return country
+        # only a country with a numbering plan ("XX", already an error, would fail every phone)
+        if isinstance(country, str) and country.upper() in phonenumbers.SUPPORTED_REGIONS:
+            return country.upper()
     return config.default_region
 
 
@@ -312,6 +321,8 @@ def _language(values: dict[str, Any], config: Config) -> list[FieldError]:
 
 def _type(values: dict[str, Any], config: Config) -> list[FieldError]:
     value = values.get("type")
+    if value is None:
+        values["type"] = value = config.default_type
     if value not in config.types:
         return [FieldError("type", f"must be one of {', '.join(config.types)}")]
     return []

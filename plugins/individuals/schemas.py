@@ -62,6 +62,7 @@ class IndividualFields(Schema):
     job_title: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     department: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     notes: Annotated[str, msgspec.Meta(max_length=20000)] | None = None
-    type: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] = "contact"
+    #: One of the configured types; absent or null means the configured default type.
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
     status: Literal["active", "inactive"] = "active"
     birthday: dt.date | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import vobject
@@ -12,6 +13,15 @@ __all__ = ["VCARD_MEDIA_TYPE", "from_vcard", "to_vcard"]
 
 VCARD_MEDIA_TYPE = "text/vcard"
 _ADR_TYPES = {"work": "WORK", "home": "HOME", "postal": "POSTAL", "other": "OTHER"}
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
+
+
+def _mark_pref(line: Any, types: list[str], version: str) -> list[str]:
+    """Flag a primary line: ``TYPE=PREF`` in 3.0, ``PREF=1`` in 4.0."""
+    if version == "3.0":
+        return [*types, "PREF"]
+    line.params["PREF"] = ["1"]
+    return types
 
 
 def to_vcard(record: dict[str, Any], *, version: str = "4.0") -> str:
@@ -33,26 +43,31 @@ def to_vcard(record: dict[str, Any], *, version: str = "4.0") -> str:
         if email.get("label"):
             types.append(email["label"].upper())
         if email.get("primary"):
-            types.append("PREF") if version == "3.0" else None
-            if version != "3.0":
-                line.params["PREF"] = ["1"]
+            types = _mark_pref(line, types, version)
         if types:
             line.type_param = types
     for phone in record.get("phones") or []:
         line = card.add("tel")
         line.value = phone["number"]
-        if phone.get("label"):
-            line.type_param = phone["label"].upper()
+        types = [phone["label"].upper()] if phone.get("label") else []
+        if phone.get("primary"):
+            types = _mark_pref(line, types, version)
+        if types:
+            line.type_param = types
     for address in record.get("addresses") or []:
         line = card.add("adr")
         line.value = vobject.vcard.Address(
-            street=" ".join(filter(None, [address.get("street"), address.get("street2")])),
+            # a second street line goes on a line of its own, as Apple and Google write it
+            street="\n".join(filter(None, [address.get("street"), address.get("street2")])),
             city=address.get("city") or "",
             region=address.get("region") or "",
             code=address.get("postal_code") or "",
             country=address.get("country") or "",
         )
-        line.type_param = _ADR_TYPES.get(address.get("type") or "other", "OTHER")
+        types = [_ADR_TYPES.get(address.get("type") or "other", "OTHER")]
+        if address.get("primary"):
+            types = _mark_pref(line, types, version)
+        line.type_param = types
     if record.get("job_title"):
         card.add("title").value = record["job_title"]
     if record.get("department"):
@@ -73,6 +88,11 @@ def _types(line: Any) -> list[str]:
     for value in line.params.get("TYPE", []):
         values.extend(v.strip().lower() for v in value.split(","))
     return values
+
+
+def _pref(line: Any, types: list[str]) -> bool:
+    """``TYPE=pref`` (3.0) or a ``PREF`` parameter (4.0)."""
+    return "pref" in types or "PREF" in line.params
 
 
 def from_vcard(text: str) -> dict[str, Any]:
@@ -102,25 +122,30 @@ def from_vcard(text: str) -> dict[str, Any]:
     for line in card.contents.get("email", []):
         types = _types(line)
         label = next((t for t in types if t in ("work", "home", "other")), None)
-        emails.append({"address": line.value, "label": label, "primary": "pref" in types or "PREF" in line.params})
+        emails.append({"address": line.value, "label": label, "primary": _pref(line, types)})
     phones = []
     for line in card.contents.get("tel", []):
         types = _types(line)
         label = next((t for t in types if t in ("work", "home", "cell", "mobile", "fax", "other")), None)
-        phones.append({"number": str(line.value).removeprefix("tel:"), "label": label, "primary": "pref" in types})
+        number = str(line.value).removeprefix("tel:")
+        phones.append({"number": number, "label": label, "primary": _pref(line, types)})
     addresses = []
     for line in card.contents.get("adr", []):
         types = _types(line)
         kind = next((t for t in types if t in ("work", "home", "postal")), "other")
         adr = line.value
+        street = adr.street if isinstance(adr.street, str) else "\n".join(adr.street)
+        street_lines = [s.strip() for s in street.splitlines() if s.strip()]
         addresses.append(
             {
                 "type": kind,
-                "street": adr.street if isinstance(adr.street, str) else " ".join(adr.street) or None,
+                "street": street_lines[0] if street_lines else None,
+                "street2": " ".join(street_lines[1:]) or None,
                 "postal_code": adr.code or None,
                 "city": adr.city or None,
                 "region": adr.region or None,
                 "country": adr.country or None,
+                "primary": _pref(line, types),
             }
         )
     for key, items in (("emails", emails), ("phones", phones), ("addresses", addresses)):
@@ -136,7 +161,9 @@ def from_vcard(text: str) -> dict[str, Any]:
         if isinstance(org, list) and len(org) > 1 and org[1]:
             values["department"] = org[1]
     if hasattr(card, "bday"):
-        values["birthday"] = str(card.bday.value)[:10]
+        bday = str(card.bday.value).strip()
+        match = _DATE.match(bday)  # 1980-05-17, or 19800517 (RFC 6350), maybe with a time
+        values["birthday"] = "-".join(match.groups()) if match else bday
     if hasattr(card, "note"):
         values["notes"] = card.note.value
     if hasattr(card, "categories"):
