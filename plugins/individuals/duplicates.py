@@ -11,6 +11,7 @@ Scores of 0.8 and more block a create or update with 409 unless the client says
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -33,6 +34,8 @@ FREE_DOMAINS = frozenset(
     }
 )
 LINK_TABLE = "individual_organization"
+#: A link is current while it has no end date or one still ahead (as organizations says).
+_CURRENT = "({t}.end_date IS NULL OR {t}.end_date > {{}})"
 
 
 class Candidate(msgspec.Struct):
@@ -113,8 +116,11 @@ async def find_candidates(
                 sql(
                     f"SELECT b.individual_id AS id FROM {LINK_TABLE} a JOIN {LINK_TABLE} b "
                     "ON a.organization_id = b.organization_id WHERE a.individual_id = {} "
-                    "AND a.end_date IS NULL AND b.end_date IS NULL AND b.individual_id IN ({})",
+                    f"AND {_CURRENT.format(t='a')} AND {_CURRENT.format(t='b')} "
+                    "AND b.individual_id IN ({})",
                     exclude,
+                    dt.date.today(),
+                    dt.date.today(),
                     _in([r["id"] for r in rows]),
                 )
             )
@@ -197,8 +203,11 @@ async def find_pairs(runtime: Runtime, *, limit: int = 100, min_score: float = 0
             sql(
                 f"SELECT a.individual_id AS a, b.individual_id AS b FROM {LINK_TABLE} a "
                 f"JOIN {LINK_TABLE} b ON a.organization_id = b.organization_id "
-                "AND a.individual_id < b.individual_id WHERE a.end_date IS NULL AND b.end_date IS NULL "
+                "AND a.individual_id < b.individual_id "
+                f"WHERE {_CURRENT.format(t='a')} AND {_CURRENT.format(t='b')} "
                 "AND a.individual_id IN ({})",
+                dt.date.today(),
+                dt.date.today(),
                 _in(sorted({r["a"] for r in rows})),
             )
         )

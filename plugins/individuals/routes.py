@@ -1,6 +1,7 @@
 """What is special to individuals: duplicates, merge and undo, vCards."""
 
 from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
@@ -8,7 +9,16 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from crmkit.core import BadRequest, FieldError, Runtime
+from crmkit.core import (
+    BadRequest,
+    FieldError,
+    Runtime,
+    actor_of,
+    etag,
+    problem_responses,
+    request_data,
+    validate,
+)
 
 from .duplicates import Candidate, Pair, find_candidates, find_pairs
 from .merge import MergeRequest, merge, undo
@@ -37,8 +47,6 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _actor(request: Request) -> Any:
-    from crmkit.core.api.auth import actor_of
-
     return actor_of(request)
 
 
@@ -46,10 +54,17 @@ def _read(runtime: Runtime, record: dict[str, Any]) -> dict[str, Any]:
     return msgspec.to_builtins(runtime.records("individual").to_read(record))
 
 
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that survives any name (RFC 6266 / 5987)."""
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "contact.vcf"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
 def handlers() -> list[Any]:
     @get(
         f"{BASE}/{{record_id:uuid}}/duplicates",
         operation_id="list_individual_duplicates",
+        responses=problem_responses(400, 401, 404),
         summary="Likely duplicates of an individual, scored, with reasons",
         tags=TAGS,
         security=SECURITY,
@@ -80,6 +95,7 @@ def handlers() -> list[Any]:
     @post(
         f"{BASE}/merge",
         operation_id="merge_individuals",
+        responses=problem_responses(400, 401, 404, 409, 422),
         summary="Merge duplicates into one individual (undoable)",
         status_code=200,
         tags=TAGS,
@@ -94,6 +110,7 @@ def handlers() -> list[Any]:
     @post(
         f"{BASE}/merges/{{merge_id:uuid}}/undo",
         operation_id="undo_individual_merge",
+        responses=problem_responses(400, 401, 404, 409),
         summary="Undo a merge: the sources and the target return as they were",
         status_code=200,
         tags=TAGS,
@@ -107,6 +124,7 @@ def handlers() -> list[Any]:
     @get(
         f"{BASE}/{{record_id:uuid}}/vcard",
         operation_id="get_individual_vcard",
+        responses=problem_responses(400, 401, 404),
         summary="The individual as a vCard (4.0, or 3.0 with version=3.0)",
         tags=TAGS,
         security=SECURITY,
@@ -122,12 +140,13 @@ def handlers() -> list[Any]:
         return Response(
             to_vcard(record, version=version),
             media_type=VCARD_MEDIA_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}.vcf"'},
+            headers={"Content-Disposition": _attachment(f"{name}.vcf")},
         )
 
     @post(
         f"{BASE}/vcard",
         operation_id="import_individual_vcard",
+        responses=problem_responses(400, 401, 409, 422),
         summary="Create an individual from one vCard (3.0 or 4.0)",
         status_code=HTTP_201_CREATED,
         tags=TAGS,
@@ -141,12 +160,9 @@ def handlers() -> list[Any]:
         except UnicodeDecodeError:
             raise BadRequest("a vCard must be UTF-8", errors=[FieldError("body", "not UTF-8")]) from None
         values = from_vcard(text)
-        from crmkit.core.api.entities import _request_data, etag
-        from crmkit.core.validation import validate
-
         checked = validate(runtime.records("individual").entity.create_type, values)
         record = await runtime.records("individual").create(
-            msgspec.structs.asdict(checked), actor=_actor(request), data=_request_data(request)
+            msgspec.structs.asdict(checked), actor=_actor(request), data=request_data(request)
         )
         return Response(
             _read(runtime, record),
