@@ -32,6 +32,7 @@ from .runtime import Runtime
 from .settings import Settings, load_settings
 from .tables import EntityTable
 from .tabs import TabPage, TabProvider
+from .validation import validate
 
 __all__ = [
     "SYSTEM",
@@ -79,4 +80,5 @@ __all__ = [
     "join",
     "run_sql",
     "sql",
+    "validate",
 ]

@@ -133,7 +133,7 @@ def after_commit(runtime: Runtime, event: Event) -> Awaitable[None] | None:
 @hookspec
 def merge_records(
     runtime: Runtime, entity: str, target_id: Any, source_ids: Sequence[Any]
-) -> Awaitable[None] | None:
+) -> Awaitable[Any] | Any:
     """Re-point this plugin's references from merged-away records to the surviving one.
 
     Called inside the merge transaction of ``entity`` (e.g. individuals' merge); may

@@ -9,8 +9,8 @@ The app runs on Schemathesis' own event-loop thread, so the database is prepared
 ``asyncio.run`` first and the runtime stopped; the app's startup then connects on its
 own loop (``Runtime.start`` is idempotent) and its shutdown disconnects.
 
-The run covers the core's surface through the example plugin's ``vehicles``; set
-``CRMKIT_SCHEMATHESIS_PLUGINS=all`` to run it over every installed plugin's routes too.
+The run covers every installed plugin's routes plus the example plugin's ``vehicles``;
+set ``CRMKIT_SCHEMATHESIS_PLUGINS=example`` to run it over the core surface alone.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ CHECKS = [
 SEEDED_VEHICLES = 24
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 #: The enabled plugins (``None``: every installed one, plus the example plugin).
-ENABLED = None if os.environ.get("CRMKIT_SCHEMATHESIS_PLUGINS") == "all" else ["example"]
+ENABLED = ["example"] if os.environ.get("CRMKIT_SCHEMATHESIS_PLUGINS") == "example" else None
 
 
 # -- the database ------------------------------------------------------------------------
