@@ -20,8 +20,32 @@ from crmkit.core import SYSTEM, ListParams, Runtime, load_settings
 from crmkit.core.migrate import Migrator
 from crmkit.core.query.params import parse_list_params
 
-FIRST = ["Kari", "Ola", "Åse", "Per", "Ingrid", "José", "Maria", "John", "Anna", "Lars", "Nina", "Erik"]
-LAST = ["Nordmann", "Hansen", "Ødegård", "Berg", "Johansen", "García", "Smith", "Larsen", "Olsen", "Dahl"]
+FIRST = [
+    "Kari",
+    "Ola",
+    "Åse",
+    "Per",
+    "Ingrid",
+    "José",
+    "Maria",
+    "John",
+    "Anna",
+    "Lars",
+    "Nina",
+    "Erik",
+]
+LAST = [
+    "Nordmann",
+    "Hansen",
+    "Ødegård",
+    "Berg",
+    "Johansen",
+    "García",
+    "Smith",
+    "Larsen",
+    "Olsen",
+    "Dahl",
+]
 TYPES = ["customer", "contact", "prospect", "supplier", "employee"]
 
 
@@ -38,7 +62,9 @@ async def seed(runtime: Runtime, count: int, rng: random.Random) -> float:
                         "last_name": rng.choice(LAST),
                         "emails": [{"address": f"person{i}@example{i % 97}.no"}],
                         "type": rng.choice(TYPES),
-                        "tags": rng.sample(["vip", "newsletter", "partner", "lead"], k=rng.randint(0, 2)),
+                        "tags": rng.sample(
+                            ["vip", "newsletter", "partner", "lead"], k=rng.randint(0, 2)
+                        ),
                     },
                     actor=SYSTEM,
                     source="import",
@@ -62,7 +88,9 @@ async def main(url: str, count: int) -> None:
         await Migrator(runtime).forwards()
         rng = random.Random(7)
         seconds = await seed(runtime, count, rng)
-        print(f"{runtime.db.kind}: created {count} individuals in {seconds:.1f}s ({count / seconds:.0f}/s)")
+        print(
+            f"{runtime.db.kind}: created {count} individuals in {seconds:.1f}s ({count / seconds:.0f}/s)"
+        )
         records = runtime.records("individual")
 
         def params(*pairs: tuple[str, str]) -> ListParams:
@@ -72,11 +100,25 @@ async def main(url: str, count: int) -> None:
         cursor = page.next_cursor or ""
         cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("first page, default sort", lambda: records.list(params(("limit", "50")))),
-            ("second page (cursor)", lambda: records.list(params(("limit", "50"), ("cursor", cursor)))),
-            ("filter type + sort -created_at", lambda: records.list(params(("type", "customer"), ("sort", "-created_at")))),
+            (
+                "second page (cursor)",
+                lambda: records.list(params(("limit", "50"), ("cursor", cursor))),
+            ),
+            (
+                "filter type + sort -created_at",
+                lambda: records.list(params(("type", "customer"), ("sort", "-created_at"))),
+            ),
             ("filter tag=vip", lambda: records.list(params(("tag", "vip")))),
-            ("filter email=", lambda: records.list(params(("email", f"person{count // 2}@example{(count // 2) % 97}.no")))),
-            ("count=true with type filter", lambda: records.list(params(("type", "prospect"), ("count", "true")))),
+            (
+                "filter email=",
+                lambda: records.list(
+                    params(("email", f"person{count // 2}@example{(count // 2) % 97}.no"))
+                ),
+            ),
+            (
+                "count=true with type filter",
+                lambda: records.list(params(("type", "prospect"), ("count", "true"))),
+            ),
             ("get one", lambda: records.get(page.data[0]["id"])),
         ]
         for label, fn in cases:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .db.sql import sql
-from .errors import NotFound, Unauthorized, ValidationFailed, FieldError
+from .errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from .events import Actor
 
 if TYPE_CHECKING:
@@ -130,9 +130,7 @@ async def authenticate(runtime: Runtime, key: str | None) -> Actor:
     parts = key.strip().split("_")
     if len(parts) < 3 or parts[0] != "crm":
         raise Unauthorized("invalid API key")
-    row = await runtime.db.fetchrow(
-        sql("SELECT * FROM crmkit_api_key WHERE prefix = {}", parts[1])
-    )
+    row = await runtime.db.fetchrow(sql("SELECT * FROM crmkit_api_key WHERE prefix = {}", parts[1]))
     if row is None or not hmac.compare_digest(row["secret_hash"], _hash(key.strip())):
         raise Unauthorized("invalid API key")
     info = _info(row)

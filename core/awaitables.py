@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["await_me_maybe", "await_all"]
+__all__ = ["await_all", "await_me_maybe"]
 
 
 async def await_me_maybe(value: Any) -> Any:

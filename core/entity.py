@@ -142,9 +142,7 @@ class EntityType:
 
     @functools.cached_property
     def required(self) -> frozenset[str]:
-        return frozenset(
-            f.name for f in msgspec.structs.fields(self.create_type) if f.required
-        )
+        return frozenset(f.name for f in msgspec.structs.fields(self.create_type) if f.required)
 
     @functools.cached_property
     def patch_type(self) -> type[msgspec.Struct]:
@@ -205,7 +203,11 @@ class EntityType:
     @functools.cached_property
     def scalar_fields(self) -> dict[str, Any]:
         """Read fields stored in plain columns: filterable and sortable."""
-        return {n: t for n, t in self.read_fields.items() if n in self.columns and n not in self.json_columns}
+        return {
+            n: t
+            for n, t in self.read_fields.items()
+            if n in self.columns and n not in self.json_columns
+        }
 
     @property
     def tablename(self) -> str:
@@ -218,7 +220,10 @@ class EntityType:
             raise PluginError(f"{where}: name and plural must be identifiers")
         if not issubclass(self.table, EntityTable):
             raise PluginError(f"{where}: table must subclass crmkit.core.EntityTable")
-        if not getattr(self.schema, "__struct_config__", None) or not self.schema.__struct_config__.forbid_unknown_fields:
+        if (
+            not getattr(self.schema, "__struct_config__", None)
+            or not self.schema.__struct_config__.forbid_unknown_fields
+        ):
             raise PluginError(f"{where}: schema must subclass crmkit.core.Schema")
         try:
             for tp in (self.create_type, self.patch_type, self.read_type):
@@ -227,10 +232,14 @@ class EntityType:
             raise PluginError(f"{where}: schema has an unsupported type: {exc}") from None
         missing = [n for n in self.writable if n not in self.columns]
         if missing:
-            raise PluginError(f"{where}: schema fields without a table column: {', '.join(missing)}")
+            raise PluginError(
+                f"{where}: schema fields without a table column: {', '.join(missing)}"
+            )
         clash = set(self.read_only) & (set(self.writable) | set(BASE_FIELDS))
         if clash:
-            raise PluginError(f"{where}: read_only fields clash with stored ones: {', '.join(sorted(clash))}")
+            raise PluginError(
+                f"{where}: read_only fields clash with stored ones: {', '.join(sorted(clash))}"
+            )
         for name in self.searchable:
             if name not in self.columns:
                 raise PluginError(f"{where}: searchable field {name!r} has no column")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .entity import EntityType
     from .runtime import Runtime
 
-__all__ = ["Actor", "Event", "FieldChange", "RecordRef", "SaveContext", "SYSTEM", "diff"]
+__all__ = ["SYSTEM", "Actor", "Event", "FieldChange", "RecordRef", "SaveContext", "diff"]
 
 Source = Literal["api", "cli", "import", "bulk", "merge", "workflow", "system"]
 

@@ -68,8 +68,7 @@ class Migrator:
         while pending:
             for item in pending:
                 deps = [
-                    d.rsplit(".", 1)[0].rsplit(".", 1)[-1]
-                    for d in item[1].migration_dependencies
+                    d.rsplit(".", 1)[0].rsplit(".", 1)[-1] for d in item[1].migration_dependencies
                 ]
                 if all(d in done or d not in names for d in deps):
                     ordered.append(item)

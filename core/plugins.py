@@ -89,9 +89,7 @@ def _describe(info: PluginInfo) -> None:
 def _order(infos: list[PluginInfo]) -> list[PluginInfo]:
     """Sorted by name, then topologically by ``requires`` and ``after`` (Kahn)."""
     by_name = {i.name: i for i in infos}
-    deps = {
-        i.name: sorted({d for d in (*i.requires, *i.after) if d in by_name}) for i in infos
-    }
+    deps = {i.name: sorted({d for d in (*i.requires, *i.after) if d in by_name}) for i in infos}
     ordered: list[PluginInfo] = []
     done: set[str] = set()
     pending = sorted(by_name)

@@ -293,7 +293,9 @@ class Records:
                 sql("INSERT INTO crmkit_record_tag (entity, record_id, tag) VALUES {}", rows)
             )
 
-    def _event(self, action: str, record: dict[str, Any], actor: Actor, source: str, **kw: Any) -> Event:
+    def _event(
+        self, action: str, record: dict[str, Any], actor: Actor, source: str, **kw: Any
+    ) -> Event:
         return Event(
             entity=self.entity.name,
             record_id=record["id"],

@@ -27,7 +27,9 @@ class Registry(Generic[T]):
 
     def add(self, name: str, item: T, plugin: str) -> None:
         if self._frozen:
-            raise PluginError(f"{self.kind} registry is frozen; {plugin!r} registered {name!r} late")
+            raise PluginError(
+                f"{self.kind} registry is frozen; {plugin!r} registered {name!r} late"
+            )
         if name in self._items:
             raise PluginError(
                 f"duplicate {self.kind} {name!r}: registered by {self._owners[name]!r} "

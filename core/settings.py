@@ -78,9 +78,7 @@ def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read the settings: keyword overrides > environment > toml file > defaults."""
     env = os.environ if environ is None else environ
     path = settings_path(env)

@@ -25,7 +25,9 @@ def _split(exc: msgspec.ValidationError, prefix: str) -> FieldError:
     assert match is not None
     path = match.group("path") or ""
     message = match.group("msg")
-    message = message.replace("Expected `", "expected `").replace("Object missing", "object missing")
+    message = message.replace("Expected `", "expected `").replace(
+        "Object missing", "object missing"
+    )
     return FieldError(f"{prefix}{path}" if prefix else (path.lstrip(".") or "body"), message)
 
 

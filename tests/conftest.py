@@ -15,12 +15,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from litestar import Litestar
-
 from crmkit.core import Runtime, load_settings
 from crmkit.core.api.app import create_app
 from crmkit.core.apikeys import create_key
 from crmkit.core.migrate import Migrator
+from litestar import Litestar
 
 from tests import example_plugin
 
@@ -84,7 +83,9 @@ def enabled() -> list[str] | None:
 
 
 @pytest.fixture
-async def runtime(db_url: str, plugins: dict[str, Any], enabled: list[str] | None) -> AsyncIterator[Runtime]:
+async def runtime(
+    db_url: str, plugins: dict[str, Any], enabled: list[str] | None
+) -> AsyncIterator[Runtime]:
     """A started runtime on a migrated database."""
     example_plugin.COMMITTED.clear()
     settings = make_settings(db_url, plugins=enabled)

@@ -116,7 +116,9 @@ def create_app(
             components=Components(
                 security_schemes={
                     "Bearer": SecurityScheme(type="http", scheme="bearer"),
-                    "ApiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                    "ApiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
                 }
             ),
         ),

@@ -43,9 +43,6 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-
-
-
 def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> Router:
     """A Litestar router with the whole record and list surface of one entity."""
     Create = entity.create_type
@@ -126,12 +123,14 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         if_none_match: IfNoneMatch = None,
         include_deleted: Annotated[bool, QueryParameter()] = False,
     ) -> Response[Read]:  # type: ignore[valid-type]
-        record = await _runtime(request).records(entity).get(
-            record_id, include_deleted=include_deleted
+        record = (
+            await _runtime(request).records(entity).get(record_id, include_deleted=include_deleted)
         )
         tags = [t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")]
         if "*" in tags or etag(record["version"]) in tags:  # "*": any current version
-            return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers={"ETag": etag(record["version"])})
+            return Response(
+                None, status_code=HTTP_304_NOT_MODIFIED, headers={"ETag": etag(record["version"])}
+            )
         return read_response(request, record)
 
     @patch(
@@ -148,15 +147,17 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         data: JSONBody[Patch],  # type: ignore[valid-type]
         if_match: IfMatch = None,
     ) -> Response[Read]:  # type: ignore[valid-type]
-        changes = {
-            k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
-        }
-        record = await _runtime(request).records(entity).update(
-            record_id,
-            changes,
-            actor=actor_of(request),
-            if_version=parse_if_match(if_match),
-            data=request_data(request),
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        record = (
+            await _runtime(request)
+            .records(entity)
+            .update(
+                record_id,
+                changes,
+                actor=actor_of(request),
+                if_version=parse_if_match(if_match),
+                data=request_data(request),
+            )
         )
         return read_response(request, record)
 
@@ -177,8 +178,10 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         actor = actor_of(request)
         if hard and actor.role != "admin":
             raise Forbidden("only admins can delete for good (hard=true)")
-        await _runtime(request).records(entity).delete(
-            record_id, actor=actor, hard=hard, if_version=parse_if_match(if_match)
+        await (
+            _runtime(request)
+            .records(entity)
+            .delete(record_id, actor=actor, hard=hard, if_version=parse_if_match(if_match))
         )
 
     @post(
@@ -211,8 +214,10 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
             overrides = {
                 k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
             }
-        record = await _runtime(request).records(entity).clone(
-            record_id, overrides, actor=actor_of(request), data=request_data(request)
+        record = (
+            await _runtime(request)
+            .records(entity)
+            .clone(record_id, overrides, actor=actor_of(request), data=request_data(request))
         )
         response = read_response(request, record, HTTP_201_CREATED)
         response.headers["Location"] = f"/api/v1/{plural}/{record['id']}"
@@ -251,6 +256,6 @@ def request_data(request: Request) -> dict[str, Any]:
 def _not_modified() -> Any:
     from litestar.openapi.datastructures import ResponseSpec
 
-    return ResponseSpec(data_container=None, description="Not modified (ETag matches)", generate_examples=False)
-
-
+    return ResponseSpec(
+        data_container=None, description="Not modified (ETag matches)", generate_examples=False
+    )

@@ -15,7 +15,5 @@ async def health(request: Request) -> Response[dict[str, str]]:
     except Exception as exc:  # the database is down: say so, as problem+json
         from .problems import problem_response
 
-        return problem_response(
-            request, 503, detail=f"database unavailable: {type(exc).__name__}"
-        )
+        return problem_response(request, 503, detail=f"database unavailable: {type(exc).__name__}")
     return Response({"status": "ok", "database": runtime.db.kind})

@@ -64,9 +64,7 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(
-    *codes: int, descriptions: dict[int, str] | None = None
-) -> dict[int, Any]:
+def problem_responses(*codes: int, descriptions: dict[int, str] | None = None) -> dict[int, Any]:
     """OpenAPI ``responses=`` entries documenting these statuses as problem+json.
 
     For plugin route handlers: ``@post(..., responses=problem_responses(404, 422))``.
@@ -136,7 +134,9 @@ def _cached_body(request: Request) -> bytes | None:
 def _validation(request: Request, exc: ValidationException) -> Response[Any]:
     """Litestar stops at the first problem; re-check the body to list every one."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    body_type = request.route_handler.opt.get("body_type") if request.scope.get("route_handler") else None
+    body_type = (
+        request.route_handler.opt.get("body_type") if request.scope.get("route_handler") else None
+    )
     if any(isinstance(e, dict) and e.get("source") == "body" for e in extra) or (
         body_type is not None and not extra
     ):
@@ -147,7 +147,9 @@ def _validation(request: Request, exc: ValidationException) -> Response[Any]:
             except msgspec.DecodeError:
                 return _crm_error(
                     request,
-                    BadRequest("malformed JSON body", errors=[FieldError("body", "malformed JSON")]),
+                    BadRequest(
+                        "malformed JSON body", errors=[FieldError("body", "malformed JSON")]
+                    ),
                 )
             errors = field_errors(body_type, obj) or [FieldError("body", str(exc.detail))]
             return _crm_error(

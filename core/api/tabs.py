@@ -126,6 +126,8 @@ def tab_handlers(entity: EntityType) -> list[Any]:
                     href=f"/api/v1/{plural}/{record_id}/tabs/{tab.key}",
                 )
             )
-        return Overview(record=msgspec.to_builtins(runtime.records(entity).to_read(record)), tabs=tabs)
+        return Overview(
+            record=msgspec.to_builtins(runtime.records(entity).to_read(record)), tabs=tabs
+        )
 
     return [list_tabs, get_tab, overview]

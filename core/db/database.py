@@ -56,9 +56,7 @@ class Database:
 
     async def connect(self) -> None:
         if isinstance(self.engine, PostgresEngine) and self.engine.pool is None:
-            await self.engine.start_connection_pool(
-                min_size=1, max_size=self.pool_size
-            )
+            await self.engine.start_connection_pool(min_size=1, max_size=self.pool_size)
 
     async def close(self) -> None:
         if isinstance(self.engine, PostgresEngine):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import typing
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -127,7 +127,9 @@ class _Compiler:
             return sql(f"{fld.expr} {like} {{}} ESCAPE '\\'", pattern)
         # SQLite's LIKE ignores ASCII case: use it only where case must be ignored.
         if op == "icontains":
-            return sql(f"lower({fld.expr}) LIKE lower({{}}) ESCAPE '\\'", f"%{_escape_like(value)}%")
+            return sql(
+                f"lower({fld.expr}) LIKE lower({{}}) ESCAPE '\\'", f"%{_escape_like(value)}%"
+            )
         if op == "startswith":
             return sql(f"substr({fld.expr}, 1, length({{}})) = {{}}", value, value)
         return sql(f"instr({fld.expr}, {{}}) > 0", value)
@@ -167,7 +169,10 @@ class _Compiler:
             out.append((fld, key.descending))
         if "id" not in seen:
             out.append(
-                (Field("id", "t.id", "uuid", self.entity.scalar_fields["id"], nullable=False), False)
+                (
+                    Field("id", "t.id", "uuid", self.entity.scalar_fields["id"], nullable=False),
+                    False,
+                )
             )
         return out
 
@@ -194,9 +199,7 @@ def compile_list(
         conditions.append(_simple_search(db, entity, params.q))
     conditions.extend(extra or [])
     where = join(conditions, " AND ") if conditions else sql("1 = 1")
-    keys = params.sort or [
-        SortKey(k.lstrip("-"), k.startswith("-")) for k in entity.default_sort
-    ]
+    keys = params.sort or [SortKey(k.lstrip("-"), k.startswith("-")) for k in entity.default_sort]
     sort = c.sort(keys)
     order_by = ", ".join(
         f"{f.expr} {'DESC' if desc else 'ASC'}" + (f" {db.nulls(desc)}" if f.nullable else "")

@@ -10,7 +10,20 @@ from ..errors import BadRequest, FieldError
 __all__ = ["OPERATORS", "RESERVED", "Condition", "ListParams", "SortKey", "parse_list_params"]
 
 OPERATORS = frozenset(
-    {"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "icontains", "startswith", "isnull"}
+    {
+        "eq",
+        "ne",
+        "lt",
+        "lte",
+        "gt",
+        "gte",
+        "in",
+        "nin",
+        "contains",
+        "icontains",
+        "startswith",
+        "isnull",
+    }
 )
 #: Query parameters of a list that are not filters.
 RESERVED = frozenset({"limit", "cursor", "sort", "count", "q", "include_deleted"})
@@ -58,7 +71,9 @@ def _bool(name: str, value: str) -> bool:
         return True
     if lowered in ("false", "0", "no", ""):
         return False
-    raise BadRequest(f"{name} must be true or false", errors=[FieldError(name, "expected true or false")])
+    raise BadRequest(
+        f"{name} must be true or false", errors=[FieldError(name, "expected true or false")]
+    )
 
 
 def parse_list_params(
@@ -105,7 +120,9 @@ def parse_list_params(
             if op not in OPERATORS or not fname:
                 raise BadRequest(
                     f"unknown filter operator {op!r} in {name!r}",
-                    errors=[FieldError(name, f"operator must be one of {', '.join(sorted(OPERATORS))}")],
+                    errors=[
+                        FieldError(name, f"operator must be one of {', '.join(sorted(OPERATORS))}")
+                    ],
                 )
             raw: str | list[str] = value
             if op in ("in", "nin"):

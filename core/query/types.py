@@ -16,7 +16,20 @@ __all__ = ["OPERATORS_BY_KIND", "convert_value", "kind_of"]
 
 OPERATORS_BY_KIND: dict[str, frozenset[str]] = {
     "text": frozenset(
-        {"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "contains", "icontains", "startswith", "isnull"}
+        {
+            "eq",
+            "ne",
+            "lt",
+            "lte",
+            "gt",
+            "gte",
+            "in",
+            "nin",
+            "contains",
+            "icontains",
+            "startswith",
+            "isnull",
+        }
     ),
     "number": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "isnull"}),
     "date": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "isnull"}),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
 from typing import Any
-
-from piccolo.conf.apps import AppConfig
+from uuid import UUID
 
 from crmkit.core import (
     Conflict,
@@ -19,6 +17,7 @@ from crmkit.core import (
     hookimpl,
     sql,
 )
+from piccolo.conf.apps import AppConfig
 
 from .duplicates import BLOCKING_SCORE, find_candidates
 from .normalize import DEFAULT_TYPES, Config, name_key, normalise, normalise_email, normalise_phone
@@ -71,7 +70,9 @@ INDIVIDUAL = EntityType(
     searchable=("first_name", "last_name", "primary_email", "job_title", "department", "notes"),
     filters={
         "email": Filter(_email_filter, frozenset({"eq", "in"}), description="any of the emails"),
-        "phone": Filter(_phone_filter, frozenset({"eq", "in"}), description="any of the phones (E.164 or local)"),
+        "phone": Filter(
+            _phone_filter, frozenset({"eq", "in"}), description="any of the phones (E.164 or local)"
+        ),
         "email_domain": Filter(_domain_filter, description="an email at this domain"),
     },
     read_only={"merged_into": UUID | None},
@@ -84,7 +85,9 @@ def config(runtime: Runtime) -> tuple[Config, set[str]]:
     settings = runtime.settings.plugin_settings("individuals")
     region = str(settings.get("default_region") or runtime.settings.default_region)
     types = tuple(settings.get("types") or DEFAULT_TYPES)
-    default_type = str(settings.get("default_type") or ("contact" if "contact" in types else types[0]))
+    default_type = str(
+        settings.get("default_type") or ("contact" if "contact" in types else types[0])
+    )
     return (
         Config(default_region=region, types=types, default_type=default_type),
         set(settings.get("disabled_rules") or []),
@@ -114,7 +117,8 @@ async def before_save(context: SaveContext) -> None:
     errors = normalise(values, cfg, disabled)
     if errors:
         raise ValidationFailed(
-            f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in the individual", errors=errors
+            f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in the individual",
+            errors=errors,
         )
     emails = values.get("emails") or []
     values["primary_email"] = next((e["address"] for e in emails if e.get("primary")), None)
@@ -125,19 +129,24 @@ async def before_save(context: SaveContext) -> None:
     relevant = ("emails", "phones", "first_name", "last_name")
     if context.action == "update" and all(old.get(f) == values.get(f) for f in relevant):
         return
-    candidates = await find_candidates(
-        context.runtime, values, exclude=old.get("id"), limit=10
-    )
+    candidates = await find_candidates(context.runtime, values, exclude=old.get("id"), limit=10)
     blocking = [c for c in candidates if c.score >= BLOCKING_SCORE]
     if blocking:
         raise Conflict(
             f"{len(blocking)} likely duplicate{'s' if len(blocking) != 1 else ''}; send "
             "X-Skip-Duplicate-Check: true (or ?allow_duplicates=true) to save anyway",
-            extra={"duplicates": [
-                {"id": str(c.id), "score": c.score, "reasons": c.reasons,
-                 "first_name": c.first_name, "last_name": c.last_name}
-                for c in blocking
-            ]},
+            extra={
+                "duplicates": [
+                    {
+                        "id": str(c.id),
+                        "score": c.score,
+                        "reasons": c.reasons,
+                        "first_name": c.first_name,
+                        "last_name": c.last_name,
+                    }
+                    for c in blocking
+                ]
+            },
         )
 
 
@@ -153,11 +162,15 @@ async def _sync_contact_index(runtime: Runtime, record: dict[str, Any]) -> None:
             ", ".join("({}, {}, {})" for _ in emails),
             *[v for a in emails for v in (rid, a, a.split("@", 1)[-1])],
         )
-        await db.execute(sql("INSERT INTO individual_email (individual_id, address, domain) VALUES {}", rows))
+        await db.execute(
+            sql("INSERT INTO individual_email (individual_id, address, domain) VALUES {}", rows)
+        )
     phones = [p["number"] for p in record.get("phones") or []]
     if phones:
         rows = sql(", ".join("({}, {})" for _ in phones), *[v for n in phones for v in (rid, n)])
-        await db.execute(sql("INSERT INTO individual_phone (individual_id, number) VALUES {}", rows))
+        await db.execute(
+            sql("INSERT INTO individual_phone (individual_id, number) VALUES {}", rows)
+        )
 
 
 @hookimpl
@@ -167,8 +180,12 @@ async def record_changed(runtime: Runtime, event: Event) -> None:
     if event.action == "create" or any(c.field in ("emails", "phones") for c in event.changes):
         await _sync_contact_index(runtime, event.record)
     elif event.action == "hard_delete":
-        await runtime.db.execute(sql("DELETE FROM individual_email WHERE individual_id = {}", event.record_id))
-        await runtime.db.execute(sql("DELETE FROM individual_phone WHERE individual_id = {}", event.record_id))
+        await runtime.db.execute(
+            sql("DELETE FROM individual_email WHERE individual_id = {}", event.record_id)
+        )
+        await runtime.db.execute(
+            sql("DELETE FROM individual_phone WHERE individual_id = {}", event.record_id)
+        )
 
 
 @hookimpl

@@ -17,9 +17,8 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
-from rapidfuzz import fuzz
-
 from crmkit.core import Runtime, join, sql
+from rapidfuzz import fuzz
 
 from .normalize import name_key
 
@@ -28,9 +27,25 @@ __all__ = ["BLOCKING_SCORE", "Candidate", "Pair", "find_candidates", "find_pairs
 BLOCKING_SCORE = 0.8
 FREE_DOMAINS = frozenset(
     {
-        "gmail.com", "googlemail.com", "hotmail.com", "outlook.com", "live.com", "yahoo.com",
-        "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "online.no",
-        "gmx.de", "gmx.net", "web.de", "mail.com", "msn.com", "yandex.ru", "hotmail.no",
+        "gmail.com",
+        "googlemail.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "online.no",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "msn.com",
+        "yandex.ru",
+        "hotmail.no",
     }
 )
 LINK_TABLE = "individual_organization"
@@ -108,7 +123,10 @@ async def find_candidates(
     full = _full(values.get("first_name"), values.get("last_name"))
     if key:
         rows = await db.fetch(
-            sql(f"SELECT i.id, i.first_name, i.last_name FROM individual i WHERE {live} AND i.name_key = {{}} LIMIT 50", key)
+            sql(
+                f"SELECT i.id, i.first_name, i.last_name FROM individual i WHERE {live} AND i.name_key = {{}} LIMIT 50",
+                key,
+            )
         )
         same_org: set[uuid.UUID] = set()
         if rows and exclude is not None and _orgs_enabled(runtime):
@@ -142,7 +160,9 @@ async def find_candidates(
         )
         for r in rows:
             names[r["id"]] = (r["first_name"], r["last_name"])
-            ratio = fuzz.token_sort_ratio(full.lower(), _full(r["first_name"], r["last_name"]).lower())
+            ratio = fuzz.token_sort_ratio(
+                full.lower(), _full(r["first_name"], r["last_name"]).lower()
+            )
             if name_key(r["first_name"], r["last_name"]) == key:
                 found[r["id"]].append((0.8, "same name and same email domain"))
             elif ratio >= 85:
@@ -241,7 +261,9 @@ async def find_pairs(runtime: Runtime, *, limit: int = 100, min_score: float = 0
                 (0.8, f"similar name ({ratio:.0f}%) and same email domain {r['domain']}")
             )
     out = [
-        Pair(a=a, b=b, score=_combine(reasons), reasons=[r for _, r in sorted(reasons, reverse=True)])
+        Pair(
+            a=a, b=b, score=_combine(reasons), reasons=[r for _, r in sorted(reasons, reverse=True)]
+        )
         for (a, b), reasons in pairs.items()
     ]
     out = [p for p in out if p.score >= min_score]

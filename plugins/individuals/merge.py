@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 import msgspec
-
 from crmkit.core import (
     Actor,
     Conflict,
@@ -57,7 +56,9 @@ def _union(items: list[list[dict[str, Any]]], key: Any) -> list[dict[str, Any]]:
 
 
 def _address_key(a: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple((a.get(k) or "").lower() for k in ("type", "street", "postal_code", "city", "country"))
+    return tuple(
+        (a.get(k) or "").lower() for k in ("type", "street", "postal_code", "city", "country")
+    )
 
 
 def _check(runtime: Runtime, request: MergeRequest) -> None:
@@ -94,14 +95,18 @@ async def merge(runtime: Runtime, request: MergeRequest, *, actor: Actor) -> dic
         snapshot = msgspec.to_builtins(
             {"target": target, "sources": sources}, builtin_types=(dt.datetime, dt.date)
         )
-        scalars = [f for f in entity.writable if f not in ("tags", "custom", "addresses", *LIST_KEYS)]
+        scalars = [
+            f for f in entity.writable if f not in ("tags", "custom", "addresses", *LIST_KEYS)
+        ]
         values: dict[str, Any] = {}
         for field in scalars:
             chosen = request.fields.get(field)
             if chosen is not None:
                 values[field] = by_id[chosen].get(field)
             elif target.get(field) in (None, ""):
-                values[field] = next((s[field] for s in sources if s.get(field) not in (None, "")), target.get(field))
+                values[field] = next(
+                    (s[field] for s in sources if s.get(field) not in (None, "")), target.get(field)
+                )
             else:
                 values[field] = target.get(field)
         ordered = [target, *sources]
@@ -114,7 +119,9 @@ async def merge(runtime: Runtime, request: MergeRequest, *, actor: Actor) -> dic
             custom.update({k: v for k, v in (r.get("custom") or {}).items() if v is not None})
         values["custom"] = custom
         data = {"skip_duplicate_check": True, "merge_id": str(merge_id)}
-        updated = await records.update(request.target, values, actor=actor, source="merge", data=data)
+        updated = await records.update(
+            request.target, values, actor=actor, source="merge", data=data
+        )
         moved = await runtime.plugins.call_by_plugin(
             "merge_records",
             runtime=runtime,
@@ -159,12 +166,18 @@ async def undo(runtime: Runtime, merge_id: uuid.UUID, *, actor: Actor) -> dict[s
     """Restore the target and the sources of a merge as they were before it."""
     records = runtime.records("individual")
     async with runtime.write():
-        row = await runtime.db.fetchrow(sql("SELECT * FROM individual_merge WHERE id = {}", merge_id))
+        row = await runtime.db.fetchrow(
+            sql("SELECT * FROM individual_merge WHERE id = {}", merge_id)
+        )
         if row is None:
             raise NotFound(f"merge {merge_id} not found")
         if row["undone_at"] is not None:
             raise Conflict(f"merge {merge_id} was already undone")
-        snapshot = msgspec.json.decode(row["snapshot"]) if isinstance(row["snapshot"], str) else row["snapshot"]
+        snapshot = (
+            msgspec.json.decode(row["snapshot"])
+            if isinstance(row["snapshot"], str)
+            else row["snapshot"]
+        )
         target_id = uuid.UUID(str(row["target_id"]))
         source_ids = [uuid.UUID(s["id"]) for s in snapshot["sources"]]
         moved = snapshot.get("moved") or {}
@@ -199,10 +212,18 @@ async def undo(runtime: Runtime, merge_id: uuid.UUID, *, actor: Actor) -> dict[s
             if source.get("deleted_at") is None:
                 await records.restore(sid, actor=actor, source="merge")
             await runtime.db.execute(
-                sql("UPDATE individual SET merged_into = {} WHERE id = {}", source.get("merged_into"), sid)
+                sql(
+                    "UPDATE individual SET merged_into = {} WHERE id = {}",
+                    source.get("merged_into"),
+                    sid,
+                )
             )
         await runtime.db.execute(
-            sql("UPDATE individual_merge SET undone_at = {} WHERE id = {}", dt.datetime.now(dt.UTC), merge_id)
+            sql(
+                "UPDATE individual_merge SET undone_at = {} WHERE id = {}",
+                dt.datetime.now(dt.UTC),
+                merge_id,
+            )
         )
         await runtime.emit(
             Event(

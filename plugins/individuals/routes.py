@@ -5,10 +5,6 @@ from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
-
 from crmkit.core import (
     BadRequest,
     FieldError,
@@ -19,6 +15,9 @@ from crmkit.core import (
     request_data,
     validate,
 )
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED
 
 from .duplicates import Candidate, Pair, find_candidates, find_pairs
 from .merge import MergeRequest, merge, undo
@@ -119,7 +118,9 @@ def handlers() -> list[Any]:
     async def undo_merge(request: Request, merge_id: FromPath[UUID]) -> UndoResult:
         runtime = _runtime(request)
         result = await undo(runtime, merge_id, actor=_actor(request))
-        return UndoResult(id=result["id"], target=_read(runtime, result["target"]), sources=result["sources"])
+        return UndoResult(
+            id=result["id"], target=_read(runtime, result["target"]), sources=result["sources"]
+        )
 
     @get(
         f"{BASE}/{{record_id:uuid}}/vcard",
@@ -158,7 +159,9 @@ def handlers() -> list[Any]:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise BadRequest("a vCard must be UTF-8", errors=[FieldError("body", "not UTF-8")]) from None
+            raise BadRequest(
+                "a vCard must be UTF-8", errors=[FieldError("body", "not UTF-8")]
+            ) from None
         values = from_vcard(text)
         checked = validate(runtime.records("individual").entity.create_type, values)
         record = await runtime.records("individual").create(
@@ -170,4 +173,11 @@ def handlers() -> list[Any]:
             headers={"Location": f"{BASE}/{record['id']}", "ETag": etag(record["version"])},
         )
 
-    return [record_duplicates, duplicate_pairs, merge_individuals, undo_merge, get_vcard, post_vcard]
+    return [
+        record_duplicates,
+        duplicate_pairs,
+        merge_individuals,
+        undo_merge,
+        get_vcard,
+        post_vcard,
+    ]

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Literal
 
 import msgspec
-
 from crmkit.core import Schema
 
 __all__ = [

@@ -1,11 +1,10 @@
 """Piccolo tables of the individuals plugin."""
 
+from crmkit.core import EntityTable
 from piccolo.columns import JSONB, UUID, Date, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from crmkit.core import EntityTable
-
-__all__ = ["Individual", "IndividualEmail", "IndividualPhone", "IndividualMerge"]
+__all__ = ["Individual", "IndividualEmail", "IndividualMerge", "IndividualPhone"]
 
 
 class Individual(EntityTable, tablename="individual"):

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import vobject
-
 from crmkit.core import BadRequest, FieldError
 
 __all__ = ["VCARD_MEDIA_TYPE", "from_vcard", "to_vcard"]
@@ -34,7 +33,15 @@ def to_vcard(record: dict[str, Any], *, version: str = "4.0") -> str:
         prefix=record.get("salutation") or "",
     )
     card.add("fn").value = " ".join(
-        filter(None, [record.get("salutation"), record.get("first_name"), record.get("middle_name"), record.get("last_name")])
+        filter(
+            None,
+            [
+                record.get("salutation"),
+                record.get("first_name"),
+                record.get("middle_name"),
+                record.get("last_name"),
+            ],
+        )
     )
     for email in record.get("emails") or []:
         line = card.add("email")
@@ -100,15 +107,29 @@ def from_vcard(text: str) -> dict[str, Any]:
     try:
         card = vobject.readOne(text)
     except Exception as exc:  # vobject raises many kinds of errors for bad input
-        raise BadRequest(f"not a vCard: {exc}", errors=[FieldError("body", "not a vCard")]) from None
+        raise BadRequest(
+            f"not a vCard: {exc}", errors=[FieldError("body", "not a vCard")]
+        ) from None
     if card.name != "VCARD":
         raise BadRequest("not a vCard", errors=[FieldError("body", "not a vCard")])
     values: dict[str, Any] = {}
     n = getattr(card, "n", None)
     if n is not None:
-        values["first_name"] = (n.value.given or "").strip() if isinstance(n.value.given, str) else " ".join(n.value.given)
-        values["last_name"] = (n.value.family or "").strip() if isinstance(n.value.family, str) else " ".join(n.value.family)
-        extra = n.value.additional if isinstance(n.value.additional, str) else " ".join(n.value.additional)
+        values["first_name"] = (
+            (n.value.given or "").strip()
+            if isinstance(n.value.given, str)
+            else " ".join(n.value.given)
+        )
+        values["last_name"] = (
+            (n.value.family or "").strip()
+            if isinstance(n.value.family, str)
+            else " ".join(n.value.family)
+        )
+        extra = (
+            n.value.additional
+            if isinstance(n.value.additional, str)
+            else " ".join(n.value.additional)
+        )
         prefix = n.value.prefix if isinstance(n.value.prefix, str) else " ".join(n.value.prefix)
         if extra:
             values["middle_name"] = extra
@@ -126,7 +147,9 @@ def from_vcard(text: str) -> dict[str, Any]:
     phones = []
     for line in card.contents.get("tel", []):
         types = _types(line)
-        label = next((t for t in types if t in ("work", "home", "cell", "mobile", "fax", "other")), None)
+        label = next(
+            (t for t in types if t in ("work", "home", "cell", "mobile", "fax", "other")), None
+        )
         number = str(line.value).removeprefix("tel:")
         phones.append({"number": number, "label": label, "primary": _pref(line, types)})
     addresses = []

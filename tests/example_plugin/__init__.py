@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from piccolo.conf.apps import AppConfig
-
 from crmkit.core import (
     EntityType,
     Event,
@@ -24,6 +22,7 @@ from crmkit.core import (
     hookimpl,
     sql,
 )
+from piccolo.conf.apps import AppConfig
 
 from .schemas import VehicleFields
 from .tables import Vehicle, VehicleLog

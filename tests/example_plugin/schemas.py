@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
-
 from crmkit.core import Schema
 
 

@@ -1,7 +1,6 @@
+from crmkit.core import EntityTable
 from piccolo.columns import JSONB, UUID, Boolean, Date, Integer, Numeric, Serial, Varchar
 from piccolo.table import Table
-
-from crmkit.core import EntityTable
 
 
 class Vehicle(EntityTable, tablename="example_vehicle"):
