@@ -15,12 +15,14 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
+from ..custom_fields.routes import custom_field_router
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
 from .auth import ApiKeyMiddleware
 from .entities import entity_router
 from .health import health
 from .problems import EXCEPTION_HANDLERS, problem_responses
+from .suffix import FormatSuffixMiddleware
 
 __all__ = ["create_app"]
 
@@ -90,6 +92,7 @@ def create_app(
                 entity, default_limit=settings.page_size, max_limit=settings.max_page_size
             )
         )
+    handlers.append(custom_field_router())
     for extra in runtime.plugins.hook.route_handlers(runtime=runtime):
         handlers.extend(extra or [])
 
@@ -125,5 +128,7 @@ def create_app(
         debug=False,
     )
     app.state.runtime = runtime
+    # Before routing (Litestar's own middleware runs after it): `<id>.vcf` -> `<id>/vcf`.
+    app.asgi_handler = FormatSuffixMiddleware(app.asgi_handler)
     _document_every_route(app)
     return app

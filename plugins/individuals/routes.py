@@ -59,6 +59,16 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
+async def _vcard_response(request: Request, record_id: UUID, version: str) -> Response[str]:
+    record = await _runtime(request).records("individual").get(record_id)
+    name = "-".join(filter(None, [record["first_name"], record["last_name"]])) or "contact"
+    return Response(
+        to_vcard(record, version=version),
+        media_type=VCARD_MEDIA_TYPE,
+        headers={"Content-Disposition": _attachment(f"{name}.vcf")},
+    )
+
+
 def handlers() -> list[Any]:
     @get(
         f"{BASE}/{{record_id:uuid}}/duplicates",
@@ -136,13 +146,20 @@ def handlers() -> list[Any]:
         record_id: FromPath[UUID],
         version: Annotated[str, QueryParameter(pattern=r"^(3\.0|4\.0)$")] = "4.0",
     ) -> Response[str]:
-        record = await _runtime(request).records("individual").get(record_id)
-        name = "-".join(filter(None, [record["first_name"], record["last_name"]])) or "contact"
-        return Response(
-            to_vcard(record, version=version),
-            media_type=VCARD_MEDIA_TYPE,
-            headers={"Content-Disposition": _attachment(f"{name}.vcf")},
-        )
+        return await _vcard_response(request, record_id, version)
+
+    @get(
+        f"{BASE}/{{record_id:uuid}}/vcf",
+        operation_id="get_individual_vcf",
+        include_in_schema=False,  # reached as /individuals/{id}.vcf (core's suffix rule)
+        media_type=VCARD_MEDIA_TYPE,
+    )
+    async def get_vcf(
+        request: Request,
+        record_id: FromPath[UUID],
+        version: Annotated[str, QueryParameter(pattern=r"^(3\.0|4\.0)$")] = "4.0",
+    ) -> Response[str]:
+        return await _vcard_response(request, record_id, version)
 
     @post(
         f"{BASE}/vcard",
@@ -179,5 +196,6 @@ def handlers() -> list[Any]:
         merge_individuals,
         undo_merge,
         get_vcard,
+        get_vcf,
         post_vcard,
     ]

@@ -363,3 +363,26 @@ async def test_round_trip_of_unusual_characters(client: httpx.AsyncClient) -> No
     copy = await imported(client, await export(client, original["id"]), headers=SKIP)
     for field in ("first_name", "last_name", "job_title", "notes", "emails"):
         assert copy[field] == original[field], field
+
+
+async def test_record_url_with_vcf_suffix_serves_the_vcard(client):
+    created = await client.post(
+        "/api/v1/individuals",
+        json={
+            "first_name": "Siri",
+            "last_name": "Suffix",
+            "emails": [{"address": "siri@suffix.no"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    response = await client.get(f"/api/v1/individuals/{rid}.vcf")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/vcard")
+    assert "EMAIL" in response.text and "siri@suffix.no" in response.text
+    assert "Suffix" in response.text
+    v3 = await client.get(f"/api/v1/individuals/{rid}.vcf?version=3.0")
+    assert "VERSION:3.0" in v3.text
+    missing = await client.get("/api/v1/individuals/00000000-0000-0000-0000-000000000000.vcf")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
