@@ -223,9 +223,13 @@ class PluginHost:
             impl.function(register=checked_type)
         tabs: Registry[TabProvider] = Registry("tab")
         for impl in self.pm.hook.register_tabs.get_hookimpls():
-            impl.function(
-                register=tabs.registrar(impl.plugin_name, lambda t: f"{t.entity}/{t.key}")
-            )
+            add_tab = tabs.registrar(impl.plugin_name, lambda t: f"{t.entity}/{t.key}")
+
+            def checked_tab(tab: TabProvider, _reg=add_tab) -> None:
+                if all(name in self.entities for name in tab.requires_entities):
+                    _reg(tab)  # else: an entity it needs is disabled, so the tab is left out
+
+            impl.function(register=checked_tab)
         self.tabs = sorted(tabs, key=lambda t: (t.order, t.key))
         for registry in (self.entities, self.field_types, tabs):
             registry.freeze()

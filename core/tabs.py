@@ -28,6 +28,9 @@ class TabProvider:
     async functions of ``(runtime, entity, record_id)`` (``page`` also gets the list
     parameters); each runs a fixed number of queries whatever the number of items.
     ``create_href`` returns the link for "create new" from this record, if any.
+    ``requires_entities`` names entity types the tab needs besides its own (say, the
+    ``individual`` a list of people reads): the host drops the tab at start-up when one
+    of them is not registered (its plugin is disabled).
     """
 
     key: str
@@ -37,6 +40,7 @@ class TabProvider:
     count: Callable[[Runtime, EntityType, Any], Awaitable[int]]
     page: Callable[[Runtime, EntityType, Any, ListParams], Awaitable[TabPage]]
     create_href: Callable[[EntityType, Any], str | None] | None = None
+    requires_entities: tuple[str, ...] = ()
 
     def applies_to(self, entity: str) -> bool:
         return self.entity in ("*", entity)

@@ -1,8 +1,10 @@
 """Organisations: companies and other bodies, and the roles people have in them.
 
-Adds the ``organization`` entity, links of individuals to organisations (role, period,
-one primary per person, history kept), the ``organizations`` field and filters on
-individuals, the people of an organisation, and tabs on both.
+Adds the ``organization`` entity. With the individuals plugin enabled too, it also adds
+links of individuals to organisations (role, period, one primary per person, history
+kept), the ``organizations`` field and filters on individuals, the people of an
+organisation, and tabs on both; without it, those parts are simply not there (routes,
+tabs, the extension) and the hooks about people do nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 from crmkit.core import (
     EntityType,
     Event,
@@ -32,7 +35,8 @@ from .schemas import OrganizationFields
 from .tables import IndividualOrganization, Organization
 
 __version__ = "0.1.0"
-requires: tuple[str, ...] = ("individuals",)
+requires: tuple[str, ...] = ()
+after: tuple[str, ...] = ("individuals",)  # people and links, when that plugin is enabled
 
 __all__ = ["ORGANIZATION"]
 
@@ -47,6 +51,11 @@ ORGANIZATION = EntityType(
     default_sort=("name",),
     display=lambda r: r.get("name") or "",
 )
+
+
+def _with_people(runtime: Runtime) -> bool:
+    """Whether the ``individual`` entity is registered (its plugin is enabled)."""
+    return "individual" in runtime.plugins.entities
 
 
 def _config(runtime: Runtime) -> tuple[Config, tuple[str, ...] | None]:
@@ -96,6 +105,8 @@ async def record_changed(runtime: Runtime, event: Event) -> None:
     """A record removed for good takes its links with it (announced on the other side)."""
     if event.action != "hard_delete" or event.entity not in ("individual", "organization"):
         return
+    if not _with_people(runtime):
+        return  # no people, no links to keep in step (and no individual table to read)
     column = "individual_id" if event.entity == "individual" else "organization_id"
     rows = await runtime.db.fetch(
         sql(f"SELECT * FROM {LINK_TABLE} WHERE {column} = {{}}", event.record_id)
@@ -156,6 +167,8 @@ async def record_changed(runtime: Runtime, event: Event) -> None:
 
 @hookimpl
 def route_handlers(runtime: Runtime) -> list[Any]:
+    if not _with_people(runtime):
+        return []  # the routes are all about links of people (the entity's own are core's)
     from .routes import handlers
 
     return handlers()
@@ -163,13 +176,36 @@ def route_handlers(runtime: Runtime) -> list[Any]:
 
 @hookimpl
 def register_tabs(register: Any) -> None:
+    # The people tab names the individual entity it needs (the host leaves it out
+    # without); the organisations tab is on individuals, so it is only where they are.
     for tab in TABS:
         register(tab)
 
 
 @hookimpl
+def register_commands(cli: Any) -> None:
+    """``crmkit demo`` belongs to the individuals plugin; without it, say so in one line."""
+    if "demo" in cli.commands:  # individuals (loaded first, see ``after``) added it
+        return
+    cli.add_command(_demo_needs_individuals)
+
+
+@click.command(
+    "demo",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+def _demo_needs_individuals() -> None:
+    """Demo data (needs the individuals plugin)."""
+    raise click.ClickException(
+        "demo needs the individuals plugin, which is not enabled "
+        "(`crmkit plugins enable individuals`)"
+    )
+
+
+@hookimpl
 async def merge_records(runtime: Runtime, entity: str, target_id: Any, source_ids: Any) -> Any:
-    if entity != "individual":
+    if entity != "individual" or not _with_people(runtime):
         return None
     return await merge_links(runtime, target_id, list(source_ids))
 
@@ -178,6 +214,6 @@ async def merge_records(runtime: Runtime, entity: str, target_id: Any, source_id
 async def unmerge_records(
     runtime: Runtime, entity: str, target_id: Any, source_ids: Any, data: Any
 ) -> None:
-    if entity != "individual":
+    if entity != "individual" or not _with_people(runtime):
         return
     await unmerge_links(runtime, target_id, list(source_ids), data)

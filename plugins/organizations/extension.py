@@ -300,5 +300,6 @@ TABS = [
         order=10,
         count=_people_count,
         page=_people_tab,
+        requires_entities=("individual",),
     ),
 ]
