@@ -38,8 +38,8 @@ run: venv
 	$(BIN)/crmkit init
 	$(BIN)/crmkit apikeys create --name dev --role admin
 	@if $(BIN)/crmkit demo --help >/dev/null 2>&1; then \
-		echo "$(BIN)/crmkit demo --count $(DEMO_COUNT)"; \
-		$(BIN)/crmkit demo --count $(DEMO_COUNT) || echo "(no demo data: crmkit demo failed)"; \
+		echo "$(BIN)/crmkit demo --count $(DEMO_COUNT) --if-empty"; \
+		$(BIN)/crmkit demo --count $(DEMO_COUNT) --if-empty || echo "(no demo data: crmkit demo failed)"; \
 	fi
 	$(BIN)/crmkit serve --host $(HOST) --port $(PORT)
 

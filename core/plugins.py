@@ -104,6 +104,19 @@ def _order(infos: list[PluginInfo]) -> list[PluginInfo]:
     return ordered
 
 
+def _registering(impl: Any, register: Any) -> None:
+    """Call one plugin's registrar hook; its failure is a one-line error naming it."""
+    try:
+        impl.function(register=register)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {impl.plugin_name!r} failed in {impl.function.__name__}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
 class PluginHost:
     """Loads the enabled plugins once and holds the frozen registries they fill."""
 
@@ -117,7 +130,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.entities: Registry[EntityType] = Registry("entity type")
         self.field_types: Registry[FieldType] = Registry("field type")
-        self.tabs: list[TabProvider] = []
+        self.tabs: tuple[TabProvider, ...] = ()
         self.plugins: dict[str, PluginInfo] = {}
         self._load_order: list[str] = []
         self._enabled = None if enabled is None else list(enabled)
@@ -192,10 +205,10 @@ class PluginHost:
                 entity.validate(_plugin)
                 _reg(entity)
 
-            impl.function(register=checked)
+            _registering(impl, checked)
         for impl in self.pm.hook.register_entity_extensions.get_hookimpls():
             found: list[EntityExtension] = []
-            impl.function(register=found.append)
+            _registering(impl, found.append)
             for ext in found:
                 target = self.entities.get(ext.entity)
                 if target is not None:  # extending a disabled entity is a no-op
@@ -220,7 +233,7 @@ class PluginHost:
                     )
                 _reg(ft)
 
-            impl.function(register=checked_type)
+            _registering(impl, checked_type)
         tabs: Registry[TabProvider] = Registry("tab")
         for impl in self.pm.hook.register_tabs.get_hookimpls():
             add_tab = tabs.registrar(impl.plugin_name, lambda t: f"{t.entity}/{t.key}")
@@ -229,8 +242,8 @@ class PluginHost:
                 if all(name in self.entities for name in tab.requires_entities):
                     _reg(tab)  # else: an entity it needs is disabled, so the tab is left out
 
-            impl.function(register=checked_tab)
-        self.tabs = sorted(tabs, key=lambda t: (t.order, t.key))
+            _registering(impl, checked_tab)
+        self.tabs = tuple(sorted(tabs, key=lambda t: (t.order, t.key)))
         for registry in (self.entities, self.field_types, tabs):
             registry.freeze()
 

@@ -434,7 +434,12 @@ async def _check_migrated(runtime: Runtime, tables: list[str]) -> None:
     default=None,
     help="Seed of the random choices (the same seed gives the same data).",
 )
-def demo_command(count: int, seed: int | None) -> None:
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when the database already has people (what `make run` uses).",
+)
+def demo_command(count: int, seed: int | None, if_empty: bool = False) -> None:
     """Load realistic demo people (and organisations, when that plugin is enabled)."""
     from crmkit.cli.context import with_runtime
 
@@ -445,6 +450,8 @@ def demo_command(count: int, seed: int | None) -> None:
         with_orgs = "organization" in runtime.plugins.entities
         tables = ["individual", *(["organization", "individual_organization"] if with_orgs else [])]
         await _check_migrated(runtime, tables)
+        if if_empty and await runtime.db.fetchval("SELECT COUNT(*) AS n FROM individual"):
+            return {}
         from . import config
 
         people_config = config(runtime)[0]
@@ -463,6 +470,9 @@ def demo_command(count: int, seed: int | None) -> None:
         return created
 
     created = with_runtime(run)
+    if not created:
+        click.echo("The database already has people: no demo data added (--if-empty).")
+        return
     orgs = (
         f", {created['organizations']} organisations and {created['links']} links"
         if created["organizations"]

@@ -122,6 +122,19 @@ def test_demo_with_individuals_alone(database: str, monkeypatch: pytest.MonkeyPa
     assert seen["pairs"]
 
 
+def test_demo_if_empty_adds_data_only_once(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMKIT_PLUGINS", "individuals")
+    assert crmkit("migrate").exit_code == 0
+    first = crmkit("demo", "--count", "12", "--seed", "3", "--if-empty")
+    assert first.exit_code == 0, first.output
+    assert "Created 12 people (seed 3)." in first.output
+    again = crmkit("demo", "--count", "12", "--seed", "4", "--if-empty")
+    assert again.exit_code == 0, again.output
+    assert "no demo data added" in again.output
+    seen = asyncio.run(_inspect(database, ["individuals"]))
+    assert seen["people"]["total"] == 12
+
+
 def test_demo_needs_a_migrated_database(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRMKIT_PLUGINS", "individuals,organizations")
     result = crmkit("demo", "--count", "5")
