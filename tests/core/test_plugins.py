@@ -411,3 +411,23 @@ async def test_call_each_safely_logs_failures_and_runs_the_rest(
     assert "plugin bravo failed in after_commit" in messages
     assert "plugin charlie failed in after_commit" in messages
     assert all(r.exc_info for r in caplog.records)
+
+
+def test_a_registrar_that_raises_is_one_line_naming_its_plugin(fake_entry_points) -> None:
+    class Broken:
+        @staticmethod
+        @hookimpl
+        def register_tabs(register: Any) -> None:
+            raise KeyError("no such tab setting")
+
+    with pytest.raises(PluginError) as info:
+        PluginHost(extra={"broken": Broken})
+    message = str(info.value)
+    assert "broken" in message and "register_tabs" in message and "KeyError" in message
+    assert "\n" not in message
+
+
+def test_tabs_are_frozen_after_load(fake_entry_points) -> None:
+    host = PluginHost(extra={"example": example_plugin})
+    assert isinstance(host.tabs, tuple)
+    assert [t.key for t in host.tabs_for("vehicle")][:1] == ["details"]
