@@ -12,25 +12,12 @@ from typing import Any
 
 import msgspec
 
+from .params import OPERATORS
+
 __all__ = ["OPERATORS_BY_KIND", "convert_value", "kind_of"]
 
 OPERATORS_BY_KIND: dict[str, frozenset[str]] = {
-    "text": frozenset(
-        {
-            "eq",
-            "ne",
-            "lt",
-            "lte",
-            "gt",
-            "gte",
-            "in",
-            "nin",
-            "contains",
-            "icontains",
-            "startswith",
-            "isnull",
-        }
-    ),
+    "text": OPERATORS,  # every operator applies to text
     "number": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "isnull"}),
     "date": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "isnull"}),
     "datetime": frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "isnull"}),
