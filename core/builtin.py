@@ -27,6 +27,21 @@ async def _details_page(runtime: Any, entity: Any, record_id: Any, params: Any) 
 
 
 @hookimpl
+def register_field_types(register: Any) -> None:
+    from .custom_fields.types import BUILTIN_FIELD_TYPES
+
+    for field_type in BUILTIN_FIELD_TYPES:
+        register(field_type)
+
+
+@hookimpl
+async def before_save(context: Any) -> None:
+    from .custom_fields.validate import validate_custom
+
+    await validate_custom(context)
+
+
+@hookimpl
 def register_tabs(register: Any) -> None:
     register(
         TabProvider(

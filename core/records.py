@@ -223,6 +223,7 @@ class Records:
         return await self.expand([self.decode(r) for r in rows])
 
     async def list(self, params: ListParams, *, extra: list[QueryString] | None = None) -> Page:
+        await self.runtime.custom_fields.ensure()  # the types of custom.<key> filters
         compiled = compile_list(
             self.db,
             self.entity,

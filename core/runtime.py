@@ -10,6 +10,7 @@ from typing import Any
 from piccolo.apps.migrations.tables import Migration
 from piccolo.table import Table
 
+from .custom_fields.definitions import CustomFields
 from .db import Database, open_database
 from .entity import EntityType
 from .events import Event
@@ -34,6 +35,9 @@ class Runtime:
         self.db = db
         #: ``(entity, key) -> (kind, type)`` of custom fields, set by the custom-field feature.
         self.custom_types: CustomTypes | None = None
+        #: Custom-field definitions (cached; refreshed when a definition changes).
+        self.custom_fields = CustomFields(self)
+        self.custom_types = self.custom_fields.lookup
         self._records: dict[str, Records] = {}
         self.started = False
 

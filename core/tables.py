@@ -5,13 +5,14 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     UUID,
+    Boolean,
     Integer,
     Timestamptz,
     Varchar,
 )
 from piccolo.table import Table
 
-__all__ = ["ApiKey", "EntityTable", "RecordTag"]
+__all__ = ["ApiKey", "CustomField", "EntityTable", "RecordTag"]
 
 
 class EntityTable(Table):
@@ -55,4 +56,27 @@ class ApiKey(Table, tablename="crmkit_api_key"):
     last_used_at = Timestamptz(null=True, default=None)
 
 
-CORE_TABLES: list[type[Table]] = [RecordTag, ApiKey]
+class CustomField(Table, tablename="crmkit_custom_field"):
+    """A custom-field definition (``crmkit.core.custom_fields``); keys are never reused."""
+
+    id = UUID(primary_key=True)
+    entity = Varchar(length=100, null=False)
+    key = Varchar(length=63, null=False)
+    label = Varchar(length=200, null=False)
+    type = Varchar(length=100, null=False)
+    required = Boolean(default=False, null=False)
+    default_value = JSONB(null=True, default=None)
+    options = JSONB(default=[])
+    validation = JSONB(default={})
+    filterable = Boolean(default=False, null=False)
+    sortable = Boolean(default=False, null=False)
+    read_roles = JSONB(default=[])
+    write_roles = JSONB(default=[])
+    archived_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    version = Integer(default=1, null=False)
+    # (entity, key) is unique: core's migration 0002.
+
+
+CORE_TABLES: list[type[Table]] = [RecordTag, ApiKey, CustomField]

@@ -15,6 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
+from ..custom_fields.meta import meta_handlers
 from ..custom_fields.routes import custom_field_router
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
@@ -93,6 +94,7 @@ def create_app(
             )
         )
     handlers.append(custom_field_router())
+    handlers.extend(meta_handlers())
     for extra in runtime.plugins.hook.route_handlers(runtime=runtime):
         handlers.extend(extra or [])
 

@@ -130,9 +130,24 @@ class Database:
 
     def json_text(self, column: str, key: str) -> str:
         """SQL for the text value of ``column[key]`` (the expression custom-field indexes use)."""
+        return self.json_value(column, key)
+
+    def json_value(self, column: str, key: str, kind: str = "text", path: str | None = None) -> str:
+        """SQL for the typed value of ``column[key]`` (or ``column[key][path]``).
+
+        Filters, sorts and the custom-field expression indexes use exactly this text.
+        SQLite's ``json_extract`` returns JSON numbers as numbers; PostgreSQL casts
+        numbers and booleans (dates and date-times are stored as ISO text in UTC, so
+        they compare as text: their casts are not immutable and cannot be indexed).
+        """
         if self.kind == "postgres":
-            return f"({column} ->> '{key}')"
-        return f"json_extract({column}, '$.{key}')"
+            if path:
+                text = f"({column} -> '{key}' ->> '{path}')"
+            else:
+                text = f"({column} ->> '{key}')"
+            cast = {"number": "numeric", "boolean": "boolean"}.get(kind)
+            return f"({text}::{cast})" if cast else text
+        return f"json_extract({column}, '$.{key}{'.' + path if path else ''}')"
 
     def like_op(self, insensitive: bool) -> str:
         if insensitive and self.kind == "postgres":

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CompiledList", "CustomTypes", "compile_list", "encode_cursor"]
 
-#: ``(entity, key) -> (kind, python type)`` for custom fields; text when unknown.
-CustomTypes = Callable[[str, str], "tuple[str, Any] | None"]
+#: ``(entity, key) -> (kind, python type[, json sub-path[, operators]])`` for custom
+#: fields; text when unknown.
+CustomTypes = Callable[[str, str], "tuple[Any, ...] | None"]
 
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _SQL_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -40,6 +41,24 @@ class Field:
     type: Any
     #: False when the type cannot hold None: no NULL handling, so indexes serve the sort.
     nullable: bool = True
+    #: The operators of a custom field's type (``None``: every operator of its kind).
+    operators: frozenset[str] | None = None
+    #: Where a custom value's comparable part is (``amount`` of a currency).
+    path: str | None = None
+
+    def bind(self, value: Any) -> Any:
+        """A filter or cursor value in the form the expression compares with."""
+        if not self.name.startswith("custom.") or value is None:
+            return value
+        if self.kind == "datetime" and isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        if self.kind == "date" and isinstance(value, dt.date):
+            return value.isoformat()
+        if self.kind == "number" and not isinstance(value, bool):
+            return float(value) if self.sqlite else value
+        return value
+
+    sqlite: bool = False
 
 
 @dataclass
@@ -84,11 +103,22 @@ class _Compiler:
             key = name[7:]
             if not _CUSTOM_KEY.match(key):
                 raise _bad(param, f"{key!r} is not a custom field key")
-            kind, tp = (self.custom_types(entity.name, key) if self.custom_types else None) or (
+            info = (self.custom_types(entity.name, key) if self.custom_types else None) or (
                 "text",
                 str,
             )
-            return Field(name, self.db.json_text("t.custom", key), kind, tp)
+            kind, tp = info[0], info[1]
+            path = info[2] if len(info) > 2 else None
+            ops = info[3] if len(info) > 3 else None
+            return Field(
+                name,
+                self.db.json_value("t.custom", key, kind, path),
+                kind,
+                tp,
+                operators=ops,
+                path=path,
+                sqlite=self.db.kind == "sqlite",
+            )
         raise _bad(param, f"unknown field {name!r} for {entity.plural}")
 
     def condition(self, cond: Condition) -> QueryString:
@@ -102,12 +132,15 @@ class _Compiler:
             value = self.convert(cond, special.type)
             return special.build(self.runtime, cond.op, value)
         fld = self.field(cond.field, cond.param)
-        if cond.op not in OPERATORS_BY_KIND[fld.kind]:
+        if cond.op not in OPERATORS_BY_KIND[fld.kind] or (
+            fld.operators is not None and cond.op not in fld.operators
+        ):
             raise _bad(cond.param, f"operator {cond.op!r} does not apply to a {fld.kind} field")
         if cond.op == "isnull":
             is_null = self.convert(cond, bool)
             return sql(f"{fld.expr} IS {'' if is_null else 'NOT '}NULL")
         value = self.convert(cond, fld.type)
+        value = [fld.bind(v) for v in value] if isinstance(value, list) else fld.bind(value)
         if cond.op in ("in", "nin"):
             inner = join([sql("{}", v) for v in value], ", ")
             if cond.op == "in":
@@ -249,7 +282,10 @@ def encode_cursor(sort: list[tuple[Field, bool]], row: dict[str, Any]) -> str:
     values = []
     for fld, _ in sort:
         if fld.name.startswith("custom."):
-            values.append(_jsonable((row.get("custom") or {}).get(fld.name[7:])))
+            value = (row.get("custom") or {}).get(fld.name[7:])
+            if fld.path and isinstance(value, dict):
+                value = value.get(fld.path)
+            values.append(_jsonable(value))
         else:
             values.append(_jsonable(row.get(fld.name)))
     raw = msgspec.json.encode({"s": _signature(sort), "v": values})
@@ -272,7 +308,7 @@ def decode_cursor(cursor: str, sort: list[tuple[Field, bool]]) -> list[Any]:
 
 def _after(sort: list[tuple[Field, bool]], values: list[Any]) -> QueryString:
     """Rows after the cursor; NULL sorts as the largest value (NULLS LAST ascending)."""
-    (fld, desc), value = sort[0], values[0]
+    (fld, desc), value = sort[0], sort[0][0].bind(values[0])
     rest = _after(sort[1:], values[1:]) if len(sort) > 1 else None
     e = fld.expr
     if value is None:

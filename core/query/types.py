@@ -24,6 +24,8 @@ OPERATORS_BY_KIND: dict[str, frozenset[str]] = {
     "boolean": frozenset({"eq", "ne", "isnull"}),
     "uuid": frozenset({"eq", "ne", "in", "nin", "isnull"}),
     "choice": frozenset({"eq", "ne", "in", "nin", "isnull"}),
+    #: A list value (multi_select): only presence filters for now.
+    "array": frozenset({"isnull"}),
 }
 
 

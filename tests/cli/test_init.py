@@ -23,7 +23,10 @@ def test_init_prints_a_working_key_once(invoke: Invoke, database: str) -> None:
     assert first.exit_code == 0, first.output
     *info, key = first.stdout.splitlines()
     assert KEY.fullmatch(key)
-    assert info == ["core 0001_initial tag index and API keys"]
+    assert info == [
+        "core 0001_initial tag index and API keys",
+        "core 0002_custom_fields custom-field definitions",
+    ]
     assert "shown only this once" in first.stderr
     assert asyncio.run(_actor(database, key)).role == "admin"
 

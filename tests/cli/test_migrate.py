@@ -7,6 +7,7 @@ import pytest
 from .output import Invoke, rows
 
 CORE = "core 0001_initial tag index and API keys"
+CORE2 = "core 0002_custom_fields custom-field definitions"
 EXAMPLE = "example 0001_initial vehicles and their log"
 HEADER = ["app", "id", "applied", "description"]
 
@@ -14,12 +15,15 @@ HEADER = ["app", "id", "applied", "description"]
 def test_status_before_and_after(invoke: Invoke, database: str) -> None:
     before = invoke("migrate", "--status")
     assert before.exit_code == 0, before.output
-    assert rows(before.stdout) == [HEADER, ["core", "0001_initial", "no", "tag index and API keys"]]
+    assert rows(before.stdout) == [
+        HEADER,
+        ["core", "0001_initial", "no", "tag index and API keys"],
+        ["core", "0002_custom_fields", "no", "custom-field definitions"],
+    ]
 
     ran = invoke("migrate")
     assert ran.exit_code == 0, ran.output
-    assert ran.stdout == CORE + "\n"
-    assert "migrating" not in ran.stderr  # one migration: no progress bar
+    assert ran.stdout == CORE + "\n" + CORE2 + "\n"
 
     after = invoke("migrate", "--status")
     assert rows(after.stdout)[1] == ["core", "0001_initial", "yes", "tag index and API keys"]
@@ -40,7 +44,7 @@ def _applied(invoke: Invoke) -> dict[str, str]:
 def test_backwards_then_forwards(invoke: Invoke, database: str, with_example: None) -> None:
     ran = invoke("migrate")
     assert ran.exit_code == 0, ran.output
-    assert ran.stdout.splitlines() == [CORE, EXAMPLE]
+    assert ran.stdout.splitlines() == [CORE, CORE2, EXAMPLE]
     assert "migrating" in ran.stderr  # the progress bar (off a terminal: its label)
 
     undo = invoke("migrate", "--backwards", "1")
@@ -62,7 +66,7 @@ def test_plugin_option(invoke: Invoke, database: str, with_example: None) -> Non
 
     invoke("migrate")
     undo = invoke("migrate", "--plugin", "core", "--backwards", "1")
-    assert undo.stdout == f"undone {CORE}\n"
+    assert undo.stdout == f"undone {CORE2}\n"
     assert _applied(invoke) == {"core": "no", "example": "yes"}
 
 
@@ -70,7 +74,7 @@ def test_backwards_more_than_applied(invoke: Invoke, database: str, with_example
     invoke("migrate")
     undo = invoke("migrate", "--backwards", "5")
     assert undo.exit_code == 0, undo.output
-    assert undo.stdout.splitlines() == [f"undone {EXAMPLE}", f"undone {CORE}"]
+    assert undo.stdout.splitlines() == [f"undone {EXAMPLE}", f"undone {CORE2}", f"undone {CORE}"]
     assert "undoing" in undo.stderr
     assert invoke("migrate", "--backwards", "1").stdout == "nothing to undo\n"
 

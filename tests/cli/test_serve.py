@@ -46,7 +46,7 @@ def test_serve_passes_options_to_workers(
     url = f"sqlite:///{tmp_path}/other.db"
     result = invoke("--database-url", url, "serve", "--reload", "--host", "0.0.0.0")
     assert result.exit_code == 0, result.output
-    assert result.stderr == "warning: 1 migration(s) not applied; run `crmkit migrate`\n"
+    assert result.stderr == "warning: 2 migration(s) not applied; run `crmkit migrate`\n"
     assert (served[0]["env"], served[0]["host"], served[0]["reload"]) == (url, "0.0.0.0", True)
 
 

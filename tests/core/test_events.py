@@ -76,6 +76,8 @@ def only_new(before: int) -> Event:
 async def test_http_create_update_delete_restore_events(
     client: httpx.AsyncClient, runtime: Runtime, key_id: str
 ) -> None:
+    for key in ("colour", "size", "extra"):
+        await runtime.custom_fields.create({"entity": "vehicle", "key": key, "type": "text"})
     r = await client.post(
         URL,
         json={

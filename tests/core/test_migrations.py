@@ -51,37 +51,54 @@ async def test_status_before_and_after_forwards(fresh: Runtime) -> None:
     migrator = Migrator(fresh)
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", False),
+        ("core", "0002_custom_fields", False),
         ("example", "0001_initial", False),
     ]
     assert not await _table_exists(fresh, "example_vehicle")
 
     steps: list[str] = []
     ran = await migrator.forwards(on_step=lambda info: steps.append(info.app))
-    assert [(i.app, i.id) for i in ran] == [("core", "0001_initial"), ("example", "0001_initial")]
-    assert steps == ["core", "example"]  # core before the plugin
+    assert [(i.app, i.id) for i in ran] == [
+        ("core", "0001_initial"),
+        ("core", "0002_custom_fields"),
+        ("example", "0001_initial"),
+    ]
+    assert steps == ["core", "core", "example"]  # core before the plugin
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", True),
+        ("core", "0002_custom_fields", True),
         ("example", "0001_initial", True),
     ]
-    assert await migrator.applied() == {("core", "0001_initial"), ("example", "0001_initial")}
-    for table in ("crmkit_record_tag", "crmkit_api_key", "example_vehicle", "example_vehicle_log"):
+    assert await migrator.applied() == {
+        ("core", "0001_initial"),
+        ("core", "0002_custom_fields"),
+        ("example", "0001_initial"),
+    }
+    for table in (
+        "crmkit_record_tag",
+        "crmkit_api_key",
+        "crmkit_custom_field",
+        "example_vehicle",
+        "example_vehicle_log",
+    ):
         assert await _table_exists(fresh, table), table
     assert [i.description for i in await migrator.status("example")] == ["vehicles and their log"]
 
 
 async def test_forwards_is_idempotent(fresh: Runtime) -> None:
     migrator = Migrator(fresh)
-    assert len(await migrator.forwards()) == 2
+    assert len(await migrator.forwards()) == 3
     assert await migrator.forwards() == []
-    assert await fresh.db.fetchval("SELECT COUNT(*) AS n FROM migration") == 2
+    assert await fresh.db.fetchval("SELECT COUNT(*) AS n FROM migration") == 3
 
 
 async def test_forwards_of_one_app(fresh: Runtime) -> None:
     migrator = Migrator(fresh)
     ran = await migrator.forwards("core")
-    assert [i.app for i in ran] == ["core"]
+    assert [i.app for i in ran] == ["core", "core"]
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", True),
+        ("core", "0002_custom_fields", True),
         ("example", "0001_initial", False),
     ]
     assert await _table_exists(fresh, "crmkit_api_key")
@@ -95,6 +112,7 @@ async def test_backwards_undoes_the_newest_and_forwards_restores(fresh: Runtime)
     assert [(i.app, i.id) for i in undone] == [("example", "0001_initial")]
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", True),
+        ("core", "0002_custom_fields", True),
         ("example", "0001_initial", False),
     ]
     assert not await _table_exists(fresh, "example_vehicle")
@@ -113,27 +131,32 @@ async def test_backwards_of_every_app_newest_first(fresh: Runtime) -> None:
     migrator = Migrator(fresh)
     await migrator.forwards()
     undone = await migrator.backwards(5)
-    assert [i.app for i in undone] == ["example", "core"]
+    assert [i.app for i in undone] == ["example", "core", "core"]
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", False),
+        ("core", "0002_custom_fields", False),
         ("example", "0001_initial", False),
     ]
     assert not await _table_exists(fresh, "crmkit_api_key")
-    assert len(await migrator.forwards()) == 2
+    assert len(await migrator.forwards()) == 3
 
 
 async def test_backwards_with_an_app_filter(fresh: Runtime) -> None:
     migrator = Migrator(fresh)
     await migrator.forwards()
     undone = await migrator.backwards(3, "core")
-    assert [(i.app, i.id) for i in undone] == [("core", "0001_initial")]
+    assert [(i.app, i.id) for i in undone] == [
+        ("core", "0002_custom_fields"),
+        ("core", "0001_initial"),
+    ]
     assert _state(await migrator.status()) == [
         ("core", "0001_initial", False),
+        ("core", "0002_custom_fields", False),
         ("example", "0001_initial", True),
     ]
     assert not await _table_exists(fresh, "crmkit_record_tag")
     assert await _table_exists(fresh, "example_vehicle")
-    assert [i.app for i in await migrator.forwards()] == ["core"]
+    assert [i.app for i in await migrator.forwards()] == ["core", "core"]
 
 
 async def test_backwards_zero_steps_does_nothing(fresh: Runtime) -> None:
@@ -158,4 +181,4 @@ async def test_disabled_plugin_has_no_migrations(db_url: str) -> None:
     async with rt:
         migrator = Migrator(rt)
         assert [app.app_name for _, app in migrator.apps()] == ["core"]
-        assert [i.app for i in await migrator.forwards()] == ["core"]
+        assert [i.app for i in await migrator.forwards()] == ["core", "core"]

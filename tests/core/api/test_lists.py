@@ -102,6 +102,14 @@ async def create(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return r.json()
 
 
+@pytest.fixture(autouse=True)
+async def custom_fields(runtime: Any) -> None:
+    """The custom fields the vehicles below use (unknown keys are refused)."""
+    for key, type_ in [("colour", "text"), ("trim", "text"), ("owners", "integer"),
+                       ("grade", "text")]:  # fmt: skip
+        await runtime.custom_fields.create({"entity": "vehicle", "key": key, "type": type_})
+
+
 @pytest.fixture
 async def fleet(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     """The five vehicles of DATA (plus a deleted one that no filter may return)."""

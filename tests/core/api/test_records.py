@@ -58,6 +58,14 @@ def enabled() -> list[str]:
     return ["example"]
 
 
+@pytest.fixture(autouse=True)
+async def custom_fields(runtime: Runtime) -> None:
+    """The custom fields the vehicles below use (unknown keys are refused)."""
+    types = {"colour": "text", "owners": "integer", "paid": "currency", "x": "text", "y": "text"}
+    for key, type_ in {**types, "k": "text"}.items():
+        await runtime.custom_fields.create({"entity": "vehicle", "key": key, "type": type_})
+
+
 @pytest.fixture
 async def key_id(runtime: Runtime, api_key: str) -> str:
     prefix = api_key.split("_")[1]
@@ -75,7 +83,7 @@ FULL = {
     "status": "reserved",
     "features": ["towbar", "heated seats"],
     "tags": ["  fleet ", "Fleet", "vip", "", "   ", "big   car", "VIP"],
-    "custom": {"colour": "red", "owners": 2, "extras": {"roof": True, "rails": [1, 2]}},
+    "custom": {"colour": "red", "owners": 2, "paid": {"amount": 31999.9, "code": "NOK"}},
 }
 
 

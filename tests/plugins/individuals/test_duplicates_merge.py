@@ -451,7 +451,15 @@ async def test_pairs_across_all_individuals(client: httpx.AsyncClient) -> None:
 
 
 @pytest.fixture
-async def trio(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+async def custom_fields(runtime: Any) -> None:
+    """The custom fields the trio uses (unknown keys are refused)."""
+    types = {"budget": "integer", "colour": "text", "source": "text", "shoe": "integer"}
+    for key, type_ in types.items():
+        await runtime.custom_fields.create({"entity": "individual", "key": key, "type": type_})
+
+
+@pytest.fixture
+async def trio(custom_fields: None, client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     """A target and two sources, with overlapping and distinct values."""
     target = await create(
         client,
