@@ -3,7 +3,7 @@
 Plugin authors import from here and nowhere deeper.
 """
 
-from .api.auth import actor_of
+from .api.auth import actor_of, runtime_of
 from .api.entities import etag, request_data
 from .api.problems import Problem, problem_responses
 from .db.sql import join, sql
@@ -79,6 +79,7 @@ __all__ = [
     "problem_responses",
     "request_data",
     "run_sql",
+    "runtime_of",
     "sql",
     "validate",
 ]

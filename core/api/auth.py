@@ -18,7 +18,7 @@ from ..events import Actor
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-__all__ = ["ANONYMOUS", "ApiKeyMiddleware", "actor_of", "key_from_headers"]
+__all__ = ["ANONYMOUS", "ApiKeyMiddleware", "actor_of", "key_from_headers", "runtime_of"]
 
 #: The actor of requests when auth is switched off (``CRMKIT_AUTH=false``, local only).
 ANONYMOUS = Actor(id="anonymous", name="anonymous (auth off)", role="admin", kind="anonymous")
@@ -52,3 +52,8 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 def actor_of(connection: ASGIConnection) -> Actor:
     user = connection.scope.get("user")
     return user if isinstance(user, Actor) else ANONYMOUS
+
+
+def runtime_of(connection: ASGIConnection) -> Runtime:
+    """The :class:`Runtime` serving this request (for plugin route handlers)."""
+    return connection.app.state.runtime

@@ -15,8 +15,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_30
 from ..entity import EntityType
 from ..errors import BadRequest, FieldError, Forbidden
 from ..query.params import parse_list_params
-from ..runtime import Runtime
-from .auth import actor_of
+from .auth import actor_of, runtime_of
 from .problems import problem_responses
 
 __all__ = ["entity_router", "etag", "parse_if_match", "request_data"]
@@ -39,10 +38,6 @@ def parse_if_match(value: str | None) -> int | None:
         ) from None
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> Router:
     """A Litestar router with the whole record and list surface of one entity."""
     Create = entity.create_type
@@ -55,7 +50,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
 
     def read_response(request: Request, record: dict[str, Any], status: int = 200) -> Response[Any]:
-        records = _runtime(request).records(entity)
+        records = runtime_of(request).records(entity)
         return Response(
             records.to_read(record),
             status_code=status,
@@ -82,7 +77,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         q: Annotated[str | None, QueryParameter(description="search query")] = None,
         include_deleted: Annotated[bool, QueryParameter()] = False,
     ) -> PageT:  # type: ignore[valid-type]
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         params = parse_list_params(
             request.query_params.multi_items(), default_limit=default_limit, max_limit=max_limit
         )
@@ -103,7 +98,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         responses=problem_responses(400, 401, 422),
     )
     async def create_record(request: Request, data: JSONBody[Create]) -> Response[Read]:  # type: ignore[valid-type]
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         record = await runtime.records(entity).create(
             msgspec.structs.asdict(data), actor=actor_of(request), data=request_data(request)
         )
@@ -124,7 +119,9 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         include_deleted: Annotated[bool, QueryParameter()] = False,
     ) -> Response[Read]:  # type: ignore[valid-type]
         record = (
-            await _runtime(request).records(entity).get(record_id, include_deleted=include_deleted)
+            await runtime_of(request)
+            .records(entity)
+            .get(record_id, include_deleted=include_deleted)
         )
         tags = [t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")]
         if "*" in tags or etag(record["version"]) in tags:  # "*": any current version
@@ -149,7 +146,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     ) -> Response[Read]:  # type: ignore[valid-type]
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         record = (
-            await _runtime(request)
+            await runtime_of(request)
             .records(entity)
             .update(
                 record_id,
@@ -179,7 +176,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         if hard and actor.role != "admin":
             raise Forbidden("only admins can delete for good (hard=true)")
         await (
-            _runtime(request)
+            runtime_of(request)
             .records(entity)
             .delete(record_id, actor=actor, hard=hard, if_version=parse_if_match(if_match))
         )
@@ -192,7 +189,9 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         responses=problem_responses(400, 401, 404),
     )
     async def restore_record(request: Request, record_id: FromPath[UUID]) -> Response[Read]:  # type: ignore[valid-type]
-        record = await _runtime(request).records(entity).restore(record_id, actor=actor_of(request))
+        record = (
+            await runtime_of(request).records(entity).restore(record_id, actor=actor_of(request))
+        )
         return read_response(request, record)
 
     @post(
@@ -215,7 +214,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
                 k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
             }
         record = (
-            await _runtime(request)
+            await runtime_of(request)
             .records(entity)
             .clone(record_id, overrides, actor=actor_of(request), data=request_data(request))
         )

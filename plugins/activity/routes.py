@@ -15,6 +15,7 @@ from crmkit.core import (
     Runtime,
     actor_of,
     problem_responses,
+    runtime_of,
 )
 from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -76,10 +77,6 @@ def _responses(*codes: int) -> dict[int, Any]:
     return problem_responses(*codes, descriptions=_WHY)
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _entry(value: dict[str, Any]) -> Entry:
     return msgspec.convert(value, Entry)
 
@@ -109,7 +106,7 @@ async def _page(
 ) -> EntryPage:
     _only(request, allowed)
     entries, next_cursor = await page_entries(
-        _runtime(request),
+        runtime_of(request),
         record=record,
         kinds=parse_kinds(kind),
         since=parse_time(since, "since"),
@@ -152,7 +149,7 @@ def _timeline(entity: EntityType) -> Any:
         limit: LimitParam = 50,
         cursor: CursorParam = None,
     ) -> EntryPage:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         await runtime.records(name).fetch_row(record_id, include_deleted=True)
         return await _page(
             request,
@@ -179,7 +176,7 @@ def handlers(runtime: Runtime) -> list[Any]:
         responses=_responses(400, 401, 422),
     )
     async def create(request: Request, data: JSONBody[dict[str, Any]]) -> Response[Entry]:
-        entry = await create_manual(_runtime(request), data, actor_of(request))
+        entry = await create_manual(runtime_of(request), data, actor_of(request))
         return Response(
             _entry(entry),
             status_code=HTTP_201_CREATED,
@@ -233,7 +230,7 @@ def handlers(runtime: Runtime) -> list[Any]:
         responses=_responses(400, 401, 404),
     )
     async def read(request: Request, entry_id: FromPath[UUID]) -> Entry:
-        entry = await get_entry(_runtime(request), entry_id)
+        entry = await get_entry(runtime_of(request), entry_id)
         if entry is None or entry["deleted_at"] is not None:
             raise NotFound(f"activity entry {entry_id} not found")
         return _entry(entry)
@@ -249,7 +246,7 @@ def handlers(runtime: Runtime) -> list[Any]:
     async def update(
         request: Request, entry_id: FromPath[UUID], data: JSONBody[dict[str, Any]]
     ) -> Entry:
-        return _entry(await update_manual(_runtime(request), entry_id, data, actor_of(request)))
+        return _entry(await update_manual(runtime_of(request), entry_id, data, actor_of(request)))
 
     @delete(
         f"{BASE}/{{entry_id:uuid}}",
@@ -261,7 +258,7 @@ def handlers(runtime: Runtime) -> list[Any]:
         responses=_responses(400, 401, 403, 404),
     )
     async def remove(request: Request, entry_id: FromPath[UUID]) -> None:
-        await delete_manual(_runtime(request), entry_id, actor_of(request))
+        await delete_manual(runtime_of(request), entry_id, actor_of(request))
 
     return [
         create,

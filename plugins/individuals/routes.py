@@ -13,6 +13,7 @@ from crmkit.core import (
     etag,
     problem_responses,
     request_data,
+    runtime_of,
     validate,
 )
 from litestar import Request, Response, get, post
@@ -41,10 +42,6 @@ class UndoResult(msgspec.Struct):
     sources: list[UUID]
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _actor(request: Request) -> Any:
     return actor_of(request)
 
@@ -60,7 +57,7 @@ def _attachment(filename: str) -> str:
 
 
 async def _vcard_response(request: Request, record_id: UUID, version: str) -> Response[str]:
-    record = await _runtime(request).records("individual").get(record_id)
+    record = await runtime_of(request).records("individual").get(record_id)
     name = "-".join(filter(None, [record["first_name"], record["last_name"]])) or "contact"
     return Response(
         to_vcard(record, version=version),
@@ -83,7 +80,7 @@ def handlers() -> list[Any]:
         record_id: FromPath[UUID],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
     ) -> list[Candidate]:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         record = await runtime.records("individual").get(record_id)
         return await find_candidates(runtime, record, exclude=record_id, limit=limit)
 
@@ -99,7 +96,7 @@ def handlers() -> list[Any]:
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         min_score: Annotated[float, QueryParameter(ge=0, le=1)] = 0.5,
     ) -> list[Pair]:
-        return await find_pairs(_runtime(request), limit=limit, min_score=min_score)
+        return await find_pairs(runtime_of(request), limit=limit, min_score=min_score)
 
     @post(
         f"{BASE}/merge",
@@ -112,7 +109,7 @@ def handlers() -> list[Any]:
         opt={"body_type": MergeRequest},
     )
     async def merge_individuals(request: Request, data: JSONBody[MergeRequest]) -> MergeResult:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         result = await merge(runtime, data, actor=_actor(request))
         return MergeResult(id=result["id"], target=_read(runtime, result["target"]))
 
@@ -126,7 +123,7 @@ def handlers() -> list[Any]:
         security=SECURITY,
     )
     async def undo_merge(request: Request, merge_id: FromPath[UUID]) -> UndoResult:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         result = await undo(runtime, merge_id, actor=_actor(request))
         return UndoResult(
             id=result["id"], target=_read(runtime, result["target"]), sources=result["sources"]
@@ -171,7 +168,7 @@ def handlers() -> list[Any]:
         security=SECURITY,
     )
     async def post_vcard(request: Request) -> Response[dict[str, Any]]:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         body = await request.body()
         try:
             text = body.decode("utf-8")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from crmkit.core import Runtime, actor_of, problem_responses
+from crmkit.core import actor_of, problem_responses, runtime_of
 from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -91,10 +91,6 @@ def _responses(*codes: int) -> dict[int, Any]:
     return problem_responses(*codes, descriptions=_WHY)
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 def _link(value: dict[str, Any]) -> Link:
     return msgspec.convert(value, Link, from_attributes=True)
 
@@ -113,7 +109,7 @@ def handlers() -> list[Any]:
         record_id: FromPath[UUID],
         include_ended: Annotated[bool, QueryParameter()] = False,
     ) -> LinkList:
-        links = await person_links(_runtime(request), record_id, include_ended=include_ended)
+        links = await person_links(runtime_of(request), record_id, include_ended=include_ended)
         return LinkList(data=[_link(x) for x in links])
 
     @post(
@@ -133,7 +129,7 @@ def handlers() -> list[Any]:
         request: Request, record_id: FromPath[UUID], data: JSONBody[LinkCreate]
     ) -> Response[Link]:
         link = await create_link(
-            _runtime(request), record_id, msgspec.structs.asdict(data), actor=actor_of(request)
+            runtime_of(request), record_id, msgspec.structs.asdict(data), actor=actor_of(request)
         )
         return Response(
             _link(link),
@@ -150,7 +146,7 @@ def handlers() -> list[Any]:
         responses=_responses(400, 401, 404),
     )
     async def read(request: Request, record_id: FromPath[UUID], link_id: FromPath[UUID]) -> Link:
-        return _link(await get_link(_runtime(request), record_id, link_id))
+        return _link(await get_link(runtime_of(request), record_id, link_id))
 
     @patch(
         f"{LINKS}/{{link_id:uuid}}",
@@ -169,7 +165,7 @@ def handlers() -> list[Any]:
     ) -> Link:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         link = await update_link(
-            _runtime(request), record_id, link_id, changes, actor=actor_of(request)
+            runtime_of(request), record_id, link_id, changes, actor=actor_of(request)
         )
         return _link(link)
 
@@ -183,7 +179,7 @@ def handlers() -> list[Any]:
         responses=_responses(400, 401, 404),
     )
     async def remove(request: Request, record_id: FromPath[UUID], link_id: FromPath[UUID]) -> None:
-        await delete_link(_runtime(request), record_id, link_id, actor=actor_of(request))
+        await delete_link(runtime_of(request), record_id, link_id, actor=actor_of(request))
 
     @get(
         PEOPLE,
@@ -200,7 +196,7 @@ def handlers() -> list[Any]:
         cursor: Annotated[str | None, QueryParameter()] = None,
         include_ended: Annotated[bool, QueryParameter()] = False,
     ) -> PeoplePage:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         await runtime.records("organization").fetch_row(record_id)
         items, next_cursor = await people_page(
             runtime, record_id, limit=limit, cursor=cursor, include_ended=include_ended
