@@ -25,6 +25,10 @@ class FieldType:
     storage: ClassVar[str] = "text"
     operators: ClassVar[frozenset[str]] = ORDERED_OPERATORS
     value_type: ClassVar[Any] = str
+    #: What a value points at (``"user"``), or ``None``. Each new or changed value of a
+    #: write is then checked to exist, all of them in one query, by the check registered
+    #: under that name (``crmkit.core.custom_fields.validate.reference_check``).
+    references: ClassVar[str | None] = None
 
     def convert(self, value: Any, definition: Any = None) -> Any:
         """Convert and check one value; raise ``ValueError`` with a message when it is not valid."""

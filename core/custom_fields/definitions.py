@@ -1,22 +1,28 @@
 """Custom-field definitions as data: the ``crmkit_custom_field`` table and its service.
 
-Definitions are cached per runtime (all of them, archived ones included: their values
-are kept untouched on writes) and the cache is refreshed whenever a definition changes.
+Definitions are cached per process (all of them, archived ones included: their values
+are kept untouched on writes). Every definition change bumps a generation counter in
+its own transaction (``generation.py``); :meth:`CustomFields.ensure` compares it with
+the cached one, so a definition made by another worker is seen without a restart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import re
+import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..db.sql import sql
+from ..db.sql import join, sql
 from ..errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from ..fields import FieldType
+from .generation import META, bump_generation, read_generation
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -26,6 +32,7 @@ __all__ = ["TABLE", "CustomFields", "Definition"]
 TABLE = "crmkit_custom_field"
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+MAX_OPTION = 200  # an option value is an index key (crmkit_custom_value)
 _JSON = ("default", "options", "validation", "read_roles", "write_roles")
 #: Validation rules, and the storage kinds each applies to (``None``: every kind).
 RULES: dict[str, frozenset[str] | None] = {
@@ -90,36 +97,78 @@ def _utc(value: Any) -> Any:
 class CustomFields:
     """The definitions of one runtime: cached reads, checked writes."""
 
+    #: Seconds a read outside a transaction trusts the cache before it checks the
+    #: generation again. Writes check on every transaction (once per transaction):
+    #: a write validated against a stale definition would store a wrong value, while a
+    #: list served from a definition a second old only misses a brand-new filter.
+    read_check_interval: float = 1.0
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._cache: dict[str, dict[str, Definition]] | None = None
+        self._generation: int | None = None
+        self._checked_at = 0.0
+        self._checked_in: Any = None  # the transaction the generation was last read in
+        #: Core's migration 0003 has run (the value mirror and the generation exist).
+        self.ready = False
 
     # -- cache -----------------------------------------------------------------------
 
     def invalidate(self) -> None:
         self._cache = None
 
-    async def _table_exists(self) -> bool:
+    async def _existing(self, *tables: str) -> set[str]:
         db = self.runtime.db
         if db.kind == "postgres":
-            return await db.fetchval(sql("SELECT to_regclass({}) IS NOT NULL AS ok", TABLE)) is True
-        row = await db.fetchrow(
-            sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name = {}", TABLE)
+            found = set()
+            for table in tables:
+                if await db.fetchval(sql("SELECT to_regclass({}) IS NOT NULL AS ok", table)):
+                    found.add(table)
+            return found
+        names = join([sql("{}", t) for t in tables], ", ")
+        rows = await db.fetch(
+            sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({})", names)
         )
-        return row is not None
+        return {r["name"] for r in rows}
+
+    def _fresh_enough(self) -> bool:
+        """Whether the cache may be used without reading the generation."""
+        tx = self.runtime.db.engine.current_transaction.get()
+        if tx is not None:
+            return tx is self._checked_in
+        return time.monotonic() - self._checked_at < self.read_check_interval
+
+    def _mark_checked(self, generation: int | None) -> None:
+        self._generation = generation
+        self._checked_at = time.monotonic()
+        self._checked_in = self.runtime.db.engine.current_transaction.get()
 
     async def ensure(self) -> dict[str, dict[str, Definition]]:
-        """Every definition by entity and key (loaded once, until a definition changes)."""
-        if self._cache is not None:
-            return self._cache
-        if not await self._table_exists():  # core's migration 0002 has not run yet
+        """Every definition by entity and key, re-read when another process changed one.
+
+        Inside a transaction (every write) the stored generation is read once per
+        transaction; outside, at most once per :attr:`read_check_interval`. Either is
+        one primary-key read; the definitions themselves are read only when it moved.
+        """
+        if self._cache is not None and self.ready:
+            if self._fresh_enough():
+                return self._cache
+            generation = await read_generation(self.runtime.db)
+            if generation == self._generation:
+                self._mark_checked(generation)
+                return self._cache
+        found = await self._existing(TABLE, META)
+        if TABLE not in found:  # core's migration 0002 has not run yet
             return {}
+        self.ready = META in found
+        generation = await read_generation(self.runtime.db) if self.ready else None
         rows = await self.runtime.db.fetch(f"SELECT * FROM {TABLE} ORDER BY entity, created_at")
         cache: dict[str, dict[str, Definition]] = {}
         for row in rows:
             d = self._decode(row)
             cache.setdefault(d.entity, {})[d.key] = d
-        self._cache = cache
+        self._cache = cache  # without the generation (0003 pending) re-read on every call
+        self._mark_checked(generation)
         return cache
 
     def cached(self, entity: str) -> dict[str, Definition]:
@@ -129,8 +178,12 @@ class CustomFields:
     def lookup(self, entity: str, key: str) -> tuple[Any, ...] | None:
         """``Runtime.custom_types``: kind, python type, JSON sub-path and operators."""
         definition = self.cached(entity).get(key)
-        ftype = self.field_type(definition) if definition is not None else None
-        if definition is None or ftype is None:
+        return self.describe(definition) if definition is not None else None
+
+    def describe(self, definition: Definition) -> tuple[Any, ...] | None:
+        """How a field filters: kind, python type, JSON sub-path and operators."""
+        ftype = self.field_type(definition)
+        if ftype is None:
             return None
         kind, tp = KINDS.get(ftype.storage, ("text", str))
         if kind == "text" and "contains" not in ftype.operators:
@@ -176,8 +229,13 @@ class CustomFields:
 
     # -- checks ----------------------------------------------------------------------
 
-    def check(self, body: dict[str, Any], current: Definition | None) -> dict[str, Any]:
-        """The definition's fields from a create or patch body; every problem is listed."""
+    def check(
+        self, body: dict[str, Any], current: Definition | None, *, retype: bool = False
+    ) -> dict[str, Any]:
+        """The definition's fields from a create or patch body; every problem is listed.
+
+        ``retype``: the body comes from a type change, the one place ``type`` may change.
+        """
         errors: list[FieldError] = []
         allowed = {
             "entity", "key", "label", "type", "required", "default", "options", "validation",
@@ -202,8 +260,14 @@ class CustomFields:
                 if name in body and body[name] != getattr(current, name):
                     errors.append(FieldError(name, "cannot be changed"))
             type_name = body.get("type", current.type)
-            if type_name != current.type:
-                errors.append(FieldError("type", "cannot be changed (yet): add a new field"))
+            if type_name != current.type and not retype:
+                errors.append(
+                    FieldError(
+                        "type",
+                        "cannot be changed by PATCH: use POST "
+                        f"/api/v1/custom-fields/{current.id}/change-type (a dry run first)",
+                    )
+                )
                 type_name = current.type
         ftype = (
             self.runtime.plugins.field_types.get(type_name) if isinstance(type_name, str) else None
@@ -275,11 +339,16 @@ class CustomFields:
                 not isinstance(option, dict)
                 or not isinstance(option.get("value"), str)
                 or not option["value"]
+                or len(option["value"]) > MAX_OPTION
                 or not isinstance(option.get("label", option.get("value")), str)
                 or set(option) - {"value", "label"}
             ):
                 errors.append(
-                    FieldError(f"options[{i}]", 'expected a string or {"value": ..., "label": ...}')
+                    FieldError(
+                        f"options[{i}]",
+                        f"expected a string of 1..{MAX_OPTION} characters "
+                        'or {"value": ..., "label": ...}',
+                    )
                 )
                 continue
             if option["value"] in seen:
@@ -352,6 +421,45 @@ class CustomFields:
             for k, v in values.items()
         }
 
+    @contextlib.asynccontextmanager
+    async def changing(self) -> AsyncIterator[None]:
+        """The unit of work of a definition change (``runtime.write()``).
+
+        The generation is bumped first (other processes re-read; on PostgreSQL the row
+        lock queues concurrent definition changes), and the cache is dropped on the way
+        in and out, committed or not, so no process keeps a rolled-back definition.
+        """
+        try:
+            async with self.runtime.write():
+                await self.ensure()  # learns whether migration 0003 ran
+                if self.ready:
+                    await bump_generation(self.runtime.db)
+                self.invalidate()
+                yield
+        finally:
+            self.invalidate()
+
+    async def _write(self, definition_id: uuid.UUID, changed: dict[str, Any]) -> None:
+        params = self._params(changed)
+        sets = [f"{k} = {{}}" for k in params] + ["updated_at = {}", "version = version + 1"]
+        await self.runtime.db.execute(
+            sql(
+                f"UPDATE {TABLE} SET {', '.join(sets)} WHERE id = {{}}",
+                *params.values(),
+                _now(),
+                definition_id,
+            )
+        )
+
+    async def _follow(self, definition: Definition, *, rebuild_index: bool = False) -> None:
+        """Indexes and the value mirror after a definition changed (same transaction)."""
+        from .indexes import sync_index
+        from .values import is_list_type, rebuild
+
+        await sync_index(self.runtime, definition, rebuild=rebuild_index)
+        if self.ready and is_list_type(self.runtime, definition) and not definition.archived:
+            await rebuild(self.runtime, definition)
+
     async def create(self, body: dict[str, Any]) -> Definition:
         values = self.check(body, None)
         db = self.runtime.db
@@ -359,7 +467,7 @@ class CustomFields:
         row = {**values, "id": uuid.uuid4(), "archived_at": None, "created_at": now,
                "updated_at": now, "version": 1}  # fmt: skip
         params = self._params(row)
-        async with db.transaction():
+        async with self.changing():
             taken = await db.fetchrow(
                 sql(
                     f"SELECT archived_at FROM {TABLE} WHERE entity = {{}} AND key = {{}}",
@@ -381,17 +489,19 @@ class CustomFields:
                     *params.values(),
                 )
             )
-            self.invalidate()
             definition = await self.get(row["id"])
-            await self.sync_indexes(definition)
-        self.invalidate()
+            await self._follow(definition)
         return definition
 
     async def update(
         self, definition_id: uuid.UUID, body: dict[str, Any], *, if_version: int | None = None
     ) -> Definition:
-        db = self.runtime.db
-        async with db.transaction():
+        """Change label, rules, options, flags, roles (not the type: :mod:`.type_change`).
+
+        Making a field required touches no record: those without a value stay readable
+        and writable (see ``validate.py``); :mod:`.missing` lists them.
+        """
+        async with self.changing():
             current = await self.get(definition_id)
             if if_version is not None and current.version != if_version:
                 raise PreconditionFailed(
@@ -405,44 +515,28 @@ class CustomFields:
             }
             if not changed:
                 return current
-            params = self._params(changed)
-            sets = [f"{k} = {{}}" for k in params] + ["updated_at = {}", "version = version + 1"]
+            await self._write(definition_id, changed)
+            definition = await self.get(definition_id)
+            if {"filterable", "sortable"} & set(changed):
+                await self._follow(definition)
+        return definition
+
+    async def set_archived(self, definition_id: uuid.UUID, archived: bool) -> Definition:
+        """Archive (values kept, expression index dropped) or restore (index and mirror back)."""
+        db = self.runtime.db
+        async with self.changing():
+            current = await self.get(definition_id)
+            if current.archived == archived:
+                return current
             await db.execute(
                 sql(
-                    f"UPDATE {TABLE} SET {', '.join(sets)} WHERE id = {{}}",
-                    *params.values(),
+                    f"UPDATE {TABLE} SET archived_at = {{}}, updated_at = {{}}, "
+                    "version = version + 1 WHERE id = {}",
+                    _now() if archived else None,
                     _now(),
                     definition_id,
                 )
             )
-            self.invalidate()
             definition = await self.get(definition_id)
-            await self.sync_indexes(definition)
-        self.invalidate()
+            await self._follow(definition)
         return definition
-
-    async def set_archived(self, definition_id: uuid.UUID, archived: bool) -> Definition:
-        db = self.runtime.db
-        async with db.transaction():
-            current = await self.get(definition_id)
-            if current.archived != archived:
-                await db.execute(
-                    sql(
-                        f"UPDATE {TABLE} SET archived_at = {{}}, updated_at = {{}}, "
-                        "version = version + 1 WHERE id = {}",
-                        _now() if archived else None,
-                        _now(),
-                        definition_id,
-                    )
-                )
-            definition = await self.get(definition_id)
-        self.invalidate()
-        return definition
-
-    async def sync_indexes(self, definition: Definition) -> None:
-        """Expression indexes of filterable/sortable fields (set up by the query feature)."""
-        from .indexes import ensure_index
-
-        if definition.filterable or definition.sortable:
-            await self.ensure()
-            await ensure_index(self.runtime, definition)

@@ -71,7 +71,12 @@ async def entity_meta(runtime: Any, entity: Any) -> dict[str, Any]:
 
 
 def meta_handlers() -> list[Any]:
-    @get("/api/v1/meta/entities", operation_id="list_entity_meta", summary="Every entity's fields")
+    @get(
+        "/api/v1/meta/entities",
+        operation_id="list_entity_meta",
+        summary="Every entity's fields",
+        opt={"permission": None},
+    )
     async def list_entities(request: Request) -> dict[str, Any]:
         runtime = request.app.state.runtime
         return {"data": [await entity_meta(runtime, e) for e in runtime.entities]}
@@ -79,6 +84,7 @@ def meta_handlers() -> list[Any]:
     @get(
         "/api/v1/meta/entities/{entity:str}",
         operation_id="get_entity_meta",
+        opt={"permission": None},
         summary="One entity's fields (built-in and custom)",
     )
     async def one_entity(request: Request, entity: FromPath[str]) -> dict[str, Any]:

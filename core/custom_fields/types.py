@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+import uuid
 from typing import Any, ClassVar
 
 from ..fields import ORDERED_OPERATORS, FieldType
@@ -16,6 +17,7 @@ _TEXT = ORDERED_OPERATORS | {"contains", "icontains", "startswith"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]{3,40}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_UUID = re.compile(r"^[0-9a-f]{8}(-?)[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{12}$", re.I)
 
 #: ISO 4217 active codes.
 CURRENCY_CODES = frozenset(
@@ -276,7 +278,8 @@ class MultiSelect(FieldType):
     name = "multi_select"
     label = "Multiple choice"
     storage = "array"
-    operators = frozenset({"in", "nin", "isnull"})
+    #: ``in``: any of; ``nin``: none of; ``contains``: has this one (index-backed).
+    operators = frozenset({"in", "nin", "contains", "isnull"})
     value_type = str
     needs_options: ClassVar[bool] = True
 
@@ -334,6 +337,33 @@ class Currency(FieldType):
         }
 
 
+class User(FieldType):
+    """A reference to a user (``crmkit_user``): the id, stored as lower-case UUID text.
+
+    ``convert`` checks the shape only; that the user exists, is active and is not
+    deleted is checked by ``validate.py`` for every new or changed value of a write, in
+    one query (``references``). A value is never re-checked when it does not change, so
+    deactivating a user later breaks no record: reads return the id as stored.
+    """
+
+    name = "user"
+    label = "User"
+    storage = "text"
+    operators = _EQUALITY
+    value_type = str
+    references = "user"
+
+    def convert(self, value: Any, definition: Any = None) -> Any:
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        if not isinstance(value, str) or not _UUID.match(value.strip()):
+            raise ValueError("expected a user id (a UUID)")
+        return str(uuid.UUID(value.strip()))
+
+    def openapi_schema(self, definition: Any = None) -> dict[str, Any]:
+        return {"type": "string", "format": "uuid"}
+
+
 BUILTIN_FIELD_TYPES: list[FieldType] = [
     Text(),
     LongText(),
@@ -348,4 +378,5 @@ BUILTIN_FIELD_TYPES: list[FieldType] = [
     Phone(),
     Url(),
     Currency(),
+    User(),
 ]
