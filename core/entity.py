@@ -41,6 +41,9 @@ class Filter:
     operators: frozenset[str] = frozenset({"eq"})
     type: Any = str
     description: str = ""
+    #: The fields whose values this filter reveals (``email`` reveals ``emails``): a role
+    #: that cannot read one of them cannot use the filter either. Default: its own name.
+    reveals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +116,22 @@ class EntityType:
     filters: Mapping[str, Filter] = field(default_factory=dict)
     default_sort: tuple[str, ...] = ("-created_at",)
     display: Callable[[dict[str, Any]], str] | None = None
+    #: What built-in roles may do on this entity, where it differs from their grants on
+    #: every entity (``{"agent": ("read",)}``): see ``crmkit.core.access``.
+    permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Fields holding the id of the user who owns or is assigned a record. A role with
+    #: ``scope="own"`` sees the records where one of them is the user, or that the user
+    #: created.
+    owner_fields: tuple[str, ...] = ()
+    #: Columns a plugin derives from fields (``primary_email`` from ``emails``): hidden
+    #: from search and filters wherever one of their fields is hidden from the reader.
+    derived_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def hidden_columns(self, hidden: frozenset[str]) -> frozenset[str]:
+        """``hidden`` fields plus the derived columns that would reveal them."""
+        if not hidden:
+            return hidden
+        return hidden | {col for col, src in self.derived_from.items() if set(src) & hidden}
 
     # -- derived -------------------------------------------------------------------
 
@@ -169,6 +188,21 @@ class EntityType:
             kw_only=True,
             module=self.schema.__module__,
         )
+
+    def read_type_without(self, hidden: frozenset[str]) -> type[msgspec.Struct]:
+        """The read type minus fields a reader may not see (made once per set of fields)."""
+        hidden = hidden & frozenset(self.read_fields)
+        if not hidden:
+            return self.read_type
+        cache = self.__dict__.setdefault("_read_types", {})
+        if hidden not in cache:
+            cache[hidden] = msgspec.defstruct(
+                _pascal(self.name),
+                [(n, t) for n, t in self.read_fields.items() if n not in hidden],
+                kw_only=True,
+                module=self.schema.__module__,
+            )
+        return cache[hidden]
 
     @functools.cached_property
     def page_type(self) -> type[msgspec.Struct]:
@@ -243,6 +277,17 @@ class EntityType:
         for name in self.searchable:
             if name not in self.columns:
                 raise PluginError(f"{where}: searchable field {name!r} has no column")
+        for role, actions in self.permissions.items():
+            from .access import ACTIONS, BUILTIN_ROLES
+
+            if role not in BUILTIN_ROLES or not set(actions) <= set(ACTIONS):
+                raise PluginError(
+                    f"{where}: permissions must map built-in roles to actions of "
+                    f"{', '.join(ACTIONS)}"
+                )
+        for name in self.owner_fields:
+            if name not in self.columns:
+                raise PluginError(f"{where}: owner field {name!r} has no column")
         for key in self.default_sort:
             if key.lstrip("-") not in self.scalar_fields:
                 raise PluginError(f"{where}: default_sort {key!r} is not a sortable field")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from piccolo.columns import Numeric
 
+from .access import Access
 from .db.sql import QueryString, join, sql
 from .entity import BASE_FIELDS
 from .errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
@@ -106,11 +107,17 @@ def _fit_numeric(name: str, value: decimal.Decimal | int, precision: int, scale:
 
 
 class Records:
-    """Reads and writes of one entity type."""
+    """Reads and writes of one entity type, for the system or for one :class:`Access`.
 
-    def __init__(self, runtime: Runtime, entity: EntityType) -> None:
+    With an access, reads leave out the fields it cannot read and the records outside
+    its scope (404, as if they did not exist); writes refuse fields it cannot write
+    (403) and keep the values it cannot see.
+    """
+
+    def __init__(self, runtime: Runtime, entity: EntityType, access: Access | None = None) -> None:
         self.runtime = runtime
         self.entity = entity
+        self.access = access
         self.db = runtime.db
         self.table = entity.tablename
         #: ``Numeric(digits=(precision, scale))`` columns: SQLite keeps a float, so values
@@ -157,13 +164,99 @@ class Records:
         return records
 
     def to_read(self, record: dict[str, Any]) -> Any:
-        """The record as the entity's read type (what the API returns)."""
+        """The record as the entity's read type (what the API returns), without the
+        fields this service's access may not read."""
+        hidden = self.hidden
+        record = self._out(record)
         return msgspec.convert(
-            {k: v for k, v in record.items() if k in self.entity.read_fields},
-            self.entity.read_type,
+            {k: v for k, v in record.items() if k in self.entity.read_fields and k not in hidden},
+            self.entity.read_type_without(hidden),
             strict=False,
             from_attributes=True,
         )
+
+    # -- access --------------------------------------------------------------------
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        return self.access.hidden(self.entity.name) if self.access else frozenset()
+
+    def _out(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as this access may see it: hidden fields, and the derived columns
+        that would reveal them, left out."""
+        if self.access is None:
+            return record
+        record = self.access.redact(self.entity.name, record)
+        derived = self.entity.hidden_columns(self.hidden) - self.hidden
+        return {k: v for k, v in record.items() if k not in derived} if derived else record
+
+    def _scope(self) -> QueryString | None:
+        """``own`` scope: records the user created, or owns or is assigned."""
+        access = self.access
+        if access is None or not access.own_only:
+            return None
+        ors = [sql("t.created_by = {}", access.actor.label)]
+        if access.user_id:
+            for name in self.entity.owner_fields:
+                value: Any = access.user_id
+                if name in self.entity.uuid_columns:
+                    value = uuid.UUID(access.user_id)
+                ors.append(sql(f"t.{name} = {{}}", value))
+        return sql("({})", join(ors, " OR "))
+
+    def _in_scope(self, record: dict[str, Any]) -> bool:
+        access = self.access
+        if access is None or not access.own_only:
+            return True
+        if record.get("created_by") == access.actor.label:
+            return True
+        return access.user_id is not None and any(
+            str(record.get(name)) == access.user_id for name in self.entity.owner_fields
+        )
+
+    def _check_create(self, values: dict[str, Any]) -> None:
+        if self.access is None:
+            return
+        defaults = {
+            f.name: f.default if f.default is not msgspec.NODEFAULT else f.default_factory()
+            for f in msgspec.structs.fields(self.entity.create_type)
+            if f.default is not msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT
+        }
+        defaults.update(tags=[], custom={})
+        written = []
+        for name, value in values.items():
+            if name == "custom" and isinstance(value, dict):
+                written.extend(f"custom.{k}" for k in value)
+            elif name not in defaults or value != defaults[name]:
+                written.append(name)
+        self.access.check_writes(self.entity.name, written)
+
+    def _check_update(self, changes: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """Refuse changes to fields the access may not write (a hidden field, even unchanged:
+        its equality must not leak); keep the custom values it may not write."""
+        access = self.access
+        if access is None:
+            return changes
+        hidden = access.hidden(self.entity.name)
+        readonly = access.readonly(self.entity.name)
+        if not readonly:
+            return changes
+        written = []
+        for name, value in changes.items():
+            if name == "custom" and isinstance(value, dict):
+                before = old.get("custom") or {}
+                written.extend(
+                    f"custom.{k}"
+                    for k, v in value.items()
+                    if f"custom.{k}" in hidden or before.get(k) != v
+                )
+            elif name in hidden or old.get(name) != value:
+                written.append(name)
+        access.check_writes(self.entity.name, written)
+        if isinstance(changes.get("custom"), dict):
+            kept = {k: v for k, v in (old.get("custom") or {}).items() if f"custom.{k}" in readonly}
+            changes = {**changes, "custom": {**kept, **changes["custom"]}}
+        return changes
 
     def _builtins(self, values: dict[str, Any]) -> dict[str, Any]:
         """Incoming values with JSON columns as plain data and numerics rounded to their
@@ -207,10 +300,17 @@ class Records:
         row = await self.db.fetchrow(sql(query, record_id))
         if row is None or (row["deleted_at"] is not None and not include_deleted):
             raise NotFound(f"{self.entity.name} {record_id} not found")
-        return self.decode(row)
+        record = self.decode(row)
+        if not self._in_scope(record):
+            raise NotFound(f"{self.entity.name} {record_id} not found")
+        return record
 
     async def get(self, record_id: uuid.UUID, *, include_deleted: bool = False) -> dict[str, Any]:
         record = await self.fetch_row(record_id, include_deleted=include_deleted)
+        return self._out((await self.expand([record]))[0])
+
+    async def _get_raw(self, record_id: uuid.UUID, **kw: Any) -> dict[str, Any]:
+        record = await self.fetch_row(record_id, **kw)
         return (await self.expand([record]))[0]
 
     async def get_many(self, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
@@ -220,17 +320,20 @@ class Records:
         rows = await self.db.fetch(
             sql(f"SELECT t.* FROM {self.table} AS t WHERE t.id IN ({{}})", inner)
         )
-        return await self.expand([self.decode(r) for r in rows])
+        records = [r for r in (self.decode(r) for r in rows) if self._in_scope(r)]
+        return [self._out(r) for r in await self.expand(records)]
 
     async def list(self, params: ListParams, *, extra: list[QueryString] | None = None) -> Page:
         await self.runtime.custom_fields.ensure()  # the types of custom.<key> filters
+        scope = self._scope()
         compiled = compile_list(
             self.db,
             self.entity,
             params,
             custom_types=self.runtime.custom_types,
-            extra=extra,
+            extra=[*(extra or []), *([scope] if scope is not None else [])],
             runtime=self.runtime,
+            hidden=self.entity.hidden_columns(self.hidden),
         )
         where = compiled.where
         if compiled.cursor_where is not None:
@@ -252,7 +355,8 @@ class Records:
             total = await self.db.fetchval(
                 sql(f"SELECT COUNT(*) AS n FROM {self.table} AS t WHERE {{}}", compiled.where)
             )
-        return Page(data=await self.expand(records), next_cursor=next_cursor, total=total)
+        data = [self._out(r) for r in await self.expand(records)]
+        return Page(data=data, next_cursor=next_cursor, total=total)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -316,6 +420,17 @@ class Records:
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Insert a record from writable values (already type-checked); returns it."""
+        self._check_create(values)
+        return await self._create(values, actor=actor, source=source, data=data)
+
+    async def _create(
+        self,
+        values: dict[str, Any],
+        *,
+        actor: Actor,
+        source: str,
+        data: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         data = dict(data or {})
         async with self.runtime.write():
             values = await self._before_save(
@@ -342,12 +457,12 @@ class Records:
                 )
             )
             await self._sync_tags(row["id"], row["tags"], fresh=True)
-            record = await self.get(row["id"])
+            record = (await self.expand([await self.fetch_row(row["id"])]))[0]
             changes = diff(None, record, list(self.entity.writable))
             await self.runtime.emit(
                 self._event("create", record, actor, source, changes=changes, data=data)
             )
-        return record
+        return self._out(record)
 
     async def update(
         self,
@@ -370,12 +485,13 @@ class Records:
                     extra={"current_version": old["version"]},
                 )
             old = (await self.expand([old]))[0]
+            changes = self._check_update(changes, old)
             merged = {k: old.get(k) for k in self.entity.writable}
             merged.update(self._builtins(changes))
             values = await self._before_save("update", merged, old, actor, source, data)
             field_changes = diff(old, values, list(self.entity.writable))
             if not field_changes:
-                return old
+                return self._out(old)
             changed = {c.field.split(".")[0] for c in field_changes}
             params = self._params({k: values[k] for k in self.entity.writable if k in changed})
             params.update(self._params(self._derived(values, old)))
@@ -396,11 +512,11 @@ class Records:
                 raise Conflict(f"{self.entity.name} {record_id} changed meanwhile; retry")
             if "tags" in changed:
                 await self._sync_tags(record_id, values["tags"], fresh=False)
-            record = await self.get(record_id)
+            record = await self._get_raw(record_id)
             await self.runtime.emit(
                 self._event("update", record, actor, source, changes=field_changes, data=data)
             )
-        return record
+        return self._out(record)
 
     async def delete(
         self,
@@ -434,7 +550,7 @@ class Records:
                     record_id,
                 )
             )
-            record = await self.get(record_id, include_deleted=True)
+            record = await self._get_raw(record_id, include_deleted=True)
             await self.runtime.emit(
                 self._event(
                     "delete",
@@ -452,7 +568,7 @@ class Records:
         async with self.runtime.write():
             old = await self.fetch_row(record_id, lock=True, include_deleted=True)
             if old["deleted_at"] is None:
-                return (await self.expand([old]))[0]
+                return self._out((await self.expand([old]))[0])
             values = {k: old.get(k) for k in self.entity.writable}
             await self._before_save("restore", values, old, actor, source, {})
             await self.db.execute(
@@ -464,13 +580,13 @@ class Records:
                     record_id,
                 )
             )
-            record = await self.get(record_id)
+            record = await self._get_raw(record_id)
             await self.runtime.emit(
                 self._event(
                     "restore", record, actor, source, changes=diff(old, record, ["deleted_at"])
                 )
             )
-        return record
+        return self._out(record)
 
     async def clone(
         self,
@@ -482,8 +598,10 @@ class Records:
         data: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new record with the writable values of an existing one (and any overrides)."""
-        original = await self.get(record_id)
+        original = await self._get_raw(record_id)
+        if self.access is not None:
+            self._check_create(overrides)
         values = {k: original.get(k) for k in self.entity.writable}
         values.update(overrides)
         data = {"cloned_from": str(record_id), **(data or {})}
-        return await self.create(values, actor=actor, source=source, data=data)
+        return await self._create(values, actor=actor, source=source, data=data)

@@ -10,10 +10,12 @@ from typing import Any
 from piccolo.apps.migrations.tables import Migration
 from piccolo.table import Table
 
+from .access import Access
 from .custom_fields.definitions import CustomFields
 from .db import Database, open_database
 from .entity import EntityType
 from .events import Event
+from .permissions import Permissions
 from .plugins import PluginHost
 from .query.compile import CustomTypes
 from .records import Records
@@ -39,6 +41,8 @@ class Runtime:
         self.custom_fields = CustomFields(self)
         self.custom_types = self.custom_fields.lookup
         self._records: dict[str, Records] = {}
+        #: Custom roles and field rules (cached), and the ``Access`` of each actor.
+        self.permissions = Permissions(self)
         self.started = False
 
     @classmethod
@@ -74,6 +78,9 @@ class Runtime:
 
     async def stop(self) -> None:
         if self.started:
+            from .apikeys import flush_usage  # pending ``last_used_at`` writes first
+
+            await flush_usage(self)
             await self.db.close()
             self.started = False
 
@@ -90,9 +97,15 @@ class Runtime:
     def entities(self) -> list[EntityType]:
         return list(self.plugins.entities)
 
-    def records(self, entity: str | EntityType) -> Records:
-        """The record service of an entity (by name or declaration)."""
+    def records(self, entity: str | EntityType, access: Access | None = None) -> Records:
+        """The record service of an entity (by name or declaration).
+
+        With ``access`` (a request's), every read is limited to what it may see and every
+        write to what it may change; without, the service acts for the system.
+        """
         name = entity if isinstance(entity, str) else entity.name
+        if access is not None and not access.is_admin:
+            return Records(self, self.plugins.entity(name), access)
         service = self._records.get(name)
         if service is None:
             service = self._records[name] = Records(self, self.plugins.entity(name))

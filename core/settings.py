@@ -39,6 +39,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_size: int = 10_000_000
     #: Largest upload in bytes (``CRMKIT_MAX_UPLOAD_SIZE``).
     max_upload_size: int = 50_000_000
+    #: Requests per minute per API key (``CRMKIT_RATE_LIMIT``); 0 switches the limit off.
+    rate_limit: int = 1200
     #: Connection pool size (PostgreSQL) and reader connections (SQLite).
     pool_size: int = 10
     #: Seconds a SQLite writer waits for the lock before giving up.

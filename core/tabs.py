@@ -41,6 +41,10 @@ class TabProvider:
     page: Callable[[Runtime, EntityType, Any, ListParams], Awaitable[TabPage]]
     create_href: Callable[[EntityType, Any], str | None] | None = None
     requires_entities: tuple[str, ...] = ()
+    #: Entities whose records the tab shows besides the record's own: a role that cannot
+    #: read one of them does not see the tab. Providers redact the fields of the items
+    #: they return with :func:`crmkit.core.current_access` (``access.redact``).
+    reads: tuple[str, ...] = ()
 
     def applies_to(self, entity: str) -> bool:
         return self.entity in ("*", entity)

@@ -173,6 +173,8 @@ def _validation(request: Request, exc: ValidationException) -> Response[Any]:
 def _http(request: Request, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     headers = dict(exc.headers or {})
+    if status == 429 and "RateLimit-Reset" in headers:  # RFC 9110: when to try again
+        headers.setdefault("Retry-After", headers["RateLimit-Reset"])
     detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
     errors = None
     # Litestar turns a body it cannot decode into a 400 from the SerializationException

@@ -11,6 +11,7 @@ from ..entity import EntityType
 from ..errors import NotFound
 from ..query.params import parse_list_params
 from ..runtime import Runtime
+from .auth import access_of
 from .problems import problem_responses
 
 __all__ = ["Overview", "Tab", "TabItems", "tab_handlers"]
@@ -50,23 +51,32 @@ def _builtins(items: list[Any]) -> list[dict[str, Any]]:
 def tab_handlers(entity: EntityType) -> list[Any]:
     name, plural = entity.name, entity.plural
 
-    def providers(runtime: Runtime) -> list[Any]:
-        return runtime.plugins.tabs_for(entity.name)
+    def providers(request: Request) -> list[Any]:
+        """The tabs this reader may see: each entity a tab reads must be readable."""
+        runtime: Runtime = request.app.state.runtime
+        access = access_of(request)
+        return [
+            tab
+            for tab in runtime.plugins.tabs_for(entity.name)
+            if all(access.can(e, "read") for e in tab.reads)
+        ]
 
-    async def check(runtime: Runtime, record_id: UUID) -> dict[str, Any]:
-        return await runtime.records(entity).get(record_id)
+    async def check(request: Request, record_id: UUID) -> dict[str, Any]:
+        runtime: Runtime = request.app.state.runtime
+        return await runtime.records(entity, access_of(request)).get(record_id)
 
     @get(
         "/{record_id:uuid}/tabs",
         operation_id=f"list_{name}_tabs",
+        opt={"permission": (name, "read")},
         responses=problem_responses(400, 401, 404),
         summary=f"The tabs of a {name}, with counts",
     )
     async def list_tabs(request: Request, record_id: FromPath[UUID]) -> list[Tab]:
         runtime: Runtime = request.app.state.runtime
-        await check(runtime, record_id)
+        await check(request, record_id)
         out = []
-        for tab in providers(runtime):
+        for tab in providers(request):
             out.append(
                 Tab(
                     key=tab.key,
@@ -81,6 +91,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/tabs/{key:str}",
         operation_id=f"get_{name}_tab",
+        opt={"permission": (name, "read")},
         responses=problem_responses(400, 401, 404),
         summary=f"One tab of a {name} (paged like a list)",
     )
@@ -92,8 +103,8 @@ def tab_handlers(entity: EntityType) -> list[Any]:
         cursor: Annotated[str | None, QueryParameter()] = None,
     ) -> TabItems:
         runtime: Runtime = request.app.state.runtime
-        await check(runtime, record_id)
-        tab = next((t for t in providers(runtime) if t.key == key), None)
+        await check(request, record_id)
+        tab = next((t for t in providers(request) if t.key == key), None)
         if tab is None:
             raise NotFound(f"{plural} have no tab {key!r}")
         params = parse_list_params(request.query_params.multi_items())
@@ -103,6 +114,7 @@ def tab_handlers(entity: EntityType) -> list[Any]:
     @get(
         "/{record_id:uuid}/overview",
         operation_id=f"get_{name}_overview",
+        opt={"permission": (name, "read")},
         responses=problem_responses(400, 401, 404),
         summary=f"A {name} with every tab's count and first items",
     )
@@ -112,10 +124,10 @@ def tab_handlers(entity: EntityType) -> list[Any]:
         limit: Annotated[int, QueryParameter(ge=1, le=50)] = 5,
     ) -> Overview:
         runtime: Runtime = request.app.state.runtime
-        record = await check(runtime, record_id)
+        record = await check(request, record_id)
         params = parse_list_params([("limit", str(limit))])
         tabs = []
-        for tab in providers(runtime):
+        for tab in providers(request):
             page = await tab.page(runtime, entity, record_id, params)
             tabs.append(
                 OverviewTab(
@@ -127,7 +139,8 @@ def tab_handlers(entity: EntityType) -> list[Any]:
                 )
             )
         return Overview(
-            record=msgspec.to_builtins(runtime.records(entity).to_read(record)), tabs=tabs
+            record=msgspec.to_builtins(runtime.records(entity, access_of(request)).to_read(record)),
+            tabs=tabs,
         )
 
     return [list_tabs, get_tab, overview]

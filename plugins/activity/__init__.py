@@ -21,6 +21,7 @@ from crmkit.core import (
     Runtime,
     TabPage,
     TabProvider,
+    current_access,
     hookimpl,
     join,
     sql,
@@ -28,6 +29,7 @@ from crmkit.core import (
 from piccolo.conf.apps import AppConfig
 
 from .kinds import CHANGE, KINDS, Kind, note_kinds, register_kind
+from .redact import redact_entries
 from .store import (
     as_uuid,
     count_entries,
@@ -119,7 +121,7 @@ async def _tab_page(
     )
     for entry in entries:
         del entry["deleted_at"]
-    return TabPage(items=entries, next_cursor=next_cursor)
+    return TabPage(items=redact_entries(entries, current_access()), next_cursor=next_cursor)
 
 
 TABS = [

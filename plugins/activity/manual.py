@@ -15,6 +15,7 @@ from crmkit.core import (
     Runtime,
     ValidationFailed,
     join,
+    reindex_search,
     sql,
     validate,
 )
@@ -103,6 +104,19 @@ async def _check_records(
                 errors.append(FieldError(f"records[{i}]", f"no {name} {record_id}"))
 
 
+async def _reindex(runtime: Runtime, kind: str, records: list[tuple[str, Any]]) -> None:
+    """The records an entry is about hold its text in their search documents (the
+    ``search_text`` hook): re-index them in the entry's transaction."""
+    entry_kind = KINDS.get(kind)
+    if entry_kind is None or entry_kind.text is None:
+        return
+    by_entity: dict[str, list[Any]] = {}
+    for entity, record_id in records:
+        by_entity.setdefault(entity, []).append(record_id)
+    for entity, ids in by_entity.items():
+        await reindex_search(runtime, entity, ids)
+
+
 def _split(fields: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     data = dict(fields)
     return data.pop("body", None), data
@@ -135,6 +149,7 @@ async def create_manual(runtime: Runtime, body: Any, actor: Actor, source: str =
             body=text,
             data=data,
         )
+        await _reindex(runtime, kind.name, [(r.entity, r.id) for r in common.records])
     return await get_entry(runtime, entry_id)
 
 
@@ -212,6 +227,9 @@ async def update_manual(runtime: Runtime, entry_id: uuid.UUID, body: Any, actor:
                 )
             )
             await _log_edit(runtime, entry, "update", changes, actor)
+            await _reindex(
+                runtime, entry["kind"], [(r["entity"], r["id"]) for r in entry["records"]]
+            )
     return await get_entry(runtime, entry_id)
 
 
@@ -223,3 +241,4 @@ async def delete_manual(runtime: Runtime, entry_id: uuid.UUID, actor: Actor) -> 
             sql("UPDATE activity SET deleted_at = {} WHERE id = {}", now(), entry_id)
         )
         await _log_edit(runtime, entry, "delete", [], actor)
+        await _reindex(runtime, entry["kind"], [(r["entity"], r["id"]) for r in entry["records"]])

@@ -13,6 +13,7 @@ from crmkit.core import (
     FieldError,
     NotFound,
     Runtime,
+    access_of,
     actor_of,
     problem_responses,
     runtime_of,
@@ -22,6 +23,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from .manual import create_manual, delete_manual, update_manual
+from .redact import redact_entries
 from .store import get_entry, page_entries, parse_kinds, parse_time
 
 __all__ = ["handlers"]
@@ -115,6 +117,7 @@ async def _page(
         limit=limit,
         cursor=cursor or None,
     )
+    entries = redact_entries(entries, access_of(request))
     return EntryPage(data=[_entry(e) for e in entries], next_cursor=next_cursor)
 
 
@@ -135,6 +138,7 @@ def _timeline(entity: EntityType) -> Any:
     @get(
         f"/api/v1/{plural}/{{record_id:uuid}}/activity",
         operation_id=f"get_{name}_activity",
+        opt={"permission": (name, "read")},
         summary=f"The timeline of a {name}: its activity entries, newest first",
         tags=["Activity"],
         security=SECURITY,
@@ -150,7 +154,7 @@ def _timeline(entity: EntityType) -> Any:
         cursor: CursorParam = None,
     ) -> EntryPage:
         runtime = runtime_of(request)
-        await runtime.records(name).fetch_row(record_id, include_deleted=True)
+        await runtime.records(name, access_of(request)).fetch_row(record_id, include_deleted=True)
         return await _page(
             request,
             TIMELINE_PARAMS,
@@ -169,6 +173,7 @@ def handlers(runtime: Runtime) -> list[Any]:
     @post(
         BASE,
         operation_id="create_activity",
+        opt={"permission": ("activity", "create")},
         summary="Record a note, call, meeting or email about one or more records",
         status_code=HTTP_201_CREATED,
         tags=["Activity"],
@@ -186,6 +191,7 @@ def handlers(runtime: Runtime) -> list[Any]:
     @get(
         BASE,
         operation_id="list_activities",
+        opt={"permission": ("activity", "read")},
         summary="Activity entries, newest first: by kind, record, actor and date range",
         tags=["Activity"],
         security=SECURITY,
@@ -224,6 +230,7 @@ def handlers(runtime: Runtime) -> list[Any]:
     @get(
         f"{BASE}/{{entry_id:uuid}}",
         operation_id="get_activity",
+        opt={"permission": ("activity", "read")},
         summary="One activity entry",
         tags=["Activity"],
         security=SECURITY,
@@ -231,13 +238,15 @@ def handlers(runtime: Runtime) -> list[Any]:
     )
     async def read(request: Request, entry_id: FromPath[UUID]) -> Entry:
         entry = await get_entry(runtime_of(request), entry_id)
-        if entry is None or entry["deleted_at"] is not None:
+        visible = redact_entries([entry], access_of(request)) if entry is not None else []
+        if not visible or visible[0]["deleted_at"] is not None:
             raise NotFound(f"activity entry {entry_id} not found")
-        return _entry(entry)
+        return _entry(visible[0])
 
     @patch(
         f"{BASE}/{{entry_id:uuid}}",
         operation_id="update_activity",
+        opt={"permission": ("activity", "update")},
         summary="Edit a note, call, meeting or email (its author only; the edit is logged)",
         tags=["Activity"],
         security=SECURITY,
@@ -251,6 +260,7 @@ def handlers(runtime: Runtime) -> list[Any]:
     @delete(
         f"{BASE}/{{entry_id:uuid}}",
         operation_id="delete_activity",
+        opt={"permission": ("activity", "delete")},
         summary="Remove a manual entry (its author only; the removal is logged)",
         status_code=HTTP_204_NO_CONTENT,
         tags=["Activity"],

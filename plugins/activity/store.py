@@ -176,15 +176,20 @@ def change_summary(event: Event) -> str:
     """A readable line: the event's own summary, or "type: prospect → customer"."""
     if event.summary:
         return event.summary
-    if event.action in _PLAIN:
-        return _PLAIN[event.action]
-    if not event.changes:
-        return event.action.replace("_", " ")
-    parts = [f"{c.field}: {_show(c.old)} → {_show(c.new)}" for c in event.changes[:5]]
-    if len(event.changes) > 5:
-        parts.append(f"and {len(event.changes) - 5} more")
+    return summarize(event.action, [(c.field, c.old, c.new) for c in event.changes])
+
+
+def summarize(action: str, changes: list[tuple[str, Any, Any]]) -> str:
+    """The summary line of a change entry from its action and ``(field, old, new)``s."""
+    if action in _PLAIN:
+        return _PLAIN[action]
+    if not changes:
+        return action.replace("_", " ")
+    parts = [f"{name}: {_show(old)} → {_show(new)}" for name, old, new in changes[:5]]
+    if len(changes) > 5:
+        parts.append(f"and {len(changes) - 5} more")
     text = "; ".join(parts)
-    return text if event.action == "update" else f"{event.action}: {text}"
+    return text if action == "update" else f"{action}: {text}"
 
 
 async def log_event(runtime: Runtime, event: Event) -> uuid.UUID:

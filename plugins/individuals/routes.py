@@ -8,7 +8,7 @@ import msgspec
 from crmkit.core import (
     BadRequest,
     FieldError,
-    Runtime,
+    access_of,
     actor_of,
     etag,
     problem_responses,
@@ -46,8 +46,13 @@ def _actor(request: Request) -> Any:
     return actor_of(request)
 
 
-def _read(runtime: Runtime, record: dict[str, Any]) -> dict[str, Any]:
-    return msgspec.to_builtins(runtime.records("individual").to_read(record))
+def _records(request: Request) -> Any:
+    """The individuals as this request's reader may see and change them."""
+    return runtime_of(request).records("individual", access_of(request))
+
+
+def _read(request: Request, record: dict[str, Any]) -> dict[str, Any]:
+    return msgspec.to_builtins(_records(request).to_read(record))
 
 
 def _attachment(filename: str) -> str:
@@ -57,7 +62,7 @@ def _attachment(filename: str) -> str:
 
 
 async def _vcard_response(request: Request, record_id: UUID, version: str) -> Response[str]:
-    record = await runtime_of(request).records("individual").get(record_id)
+    record = await _records(request).get(record_id)
     name = "-".join(filter(None, [record["first_name"], record["last_name"]])) or "contact"
     return Response(
         to_vcard(record, version=version),
@@ -70,6 +75,7 @@ def handlers() -> list[Any]:
     @get(
         f"{BASE}/{{record_id:uuid}}/duplicates",
         operation_id="list_individual_duplicates",
+        opt={"permission": ("individual", "read")},
         responses=problem_responses(400, 401, 404),
         summary="Likely duplicates of an individual, scored, with reasons",
         tags=TAGS,
@@ -81,12 +87,23 @@ def handlers() -> list[Any]:
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
     ) -> list[Candidate]:
         runtime = runtime_of(request)
+        await _records(request).get(record_id)  # 404 outside the reader's scope
         record = await runtime.records("individual").get(record_id)
-        return await find_candidates(runtime, record, exclude=record_id, limit=limit)
+        found = await find_candidates(runtime, record, exclude=record_id, limit=limit)
+        hidden = access_of(request).hidden("individual")
+        return [
+            msgspec.structs.replace(
+                c,
+                first_name=None if "first_name" in hidden else c.first_name,
+                last_name=None if "last_name" in hidden else c.last_name,
+            )
+            for c in found
+        ]
 
     @get(
         f"{BASE}/duplicates",
         operation_id="list_duplicate_pairs",
+        opt={"permission": ("individual", "read")},
         summary="Candidate duplicate pairs across all individuals",
         tags=TAGS,
         security=SECURITY,
@@ -106,16 +123,20 @@ def handlers() -> list[Any]:
         status_code=200,
         tags=TAGS,
         security=SECURITY,
-        opt={"body_type": MergeRequest},
+        opt={
+            "body_type": MergeRequest,
+            "permission": [("individual", "update"), ("individual", "delete")],
+        },
     )
     async def merge_individuals(request: Request, data: JSONBody[MergeRequest]) -> MergeResult:
         runtime = runtime_of(request)
         result = await merge(runtime, data, actor=_actor(request))
-        return MergeResult(id=result["id"], target=_read(runtime, result["target"]))
+        return MergeResult(id=result["id"], target=_read(request, result["target"]))
 
     @post(
         f"{BASE}/merges/{{merge_id:uuid}}/undo",
         operation_id="undo_individual_merge",
+        opt={"permission": [("individual", "update"), ("individual", "delete")]},
         responses=problem_responses(400, 401, 404, 409),
         summary="Undo a merge: the sources and the target return as they were",
         status_code=200,
@@ -126,12 +147,13 @@ def handlers() -> list[Any]:
         runtime = runtime_of(request)
         result = await undo(runtime, merge_id, actor=_actor(request))
         return UndoResult(
-            id=result["id"], target=_read(runtime, result["target"]), sources=result["sources"]
+            id=result["id"], target=_read(request, result["target"]), sources=result["sources"]
         )
 
     @get(
         f"{BASE}/{{record_id:uuid}}/vcard",
         operation_id="get_individual_vcard",
+        opt={"permission": ("individual", "read")},
         responses=problem_responses(400, 401, 404),
         summary="The individual as a vCard (4.0, or 3.0 with version=3.0)",
         tags=TAGS,
@@ -148,6 +170,7 @@ def handlers() -> list[Any]:
     @get(
         f"{BASE}/{{record_id:uuid}}/vcf",
         operation_id="get_individual_vcf",
+        opt={"permission": ("individual", "read")},
         include_in_schema=False,  # reached as /individuals/{id}.vcf (core's suffix rule)
         media_type=VCARD_MEDIA_TYPE,
     )
@@ -161,6 +184,7 @@ def handlers() -> list[Any]:
     @post(
         f"{BASE}/vcard",
         operation_id="import_individual_vcard",
+        opt={"permission": ("individual", "create")},
         responses=problem_responses(400, 401, 409, 422),
         summary="Create an individual from one vCard (3.0 or 4.0)",
         status_code=HTTP_201_CREATED,
@@ -178,11 +202,11 @@ def handlers() -> list[Any]:
             ) from None
         values = from_vcard(text)
         checked = validate(runtime.records("individual").entity.create_type, values)
-        record = await runtime.records("individual").create(
+        record = await _records(request).create(
             msgspec.structs.asdict(checked), actor=_actor(request), data=request_data(request)
         )
         return Response(
-            _read(runtime, record),
+            _read(request, record),
             status_code=HTTP_201_CREATED,
             headers={"Location": f"{BASE}/{record['id']}", "ETag": etag(record["version"])},
         )

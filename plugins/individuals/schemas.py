@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Literal
 
 import msgspec
@@ -65,3 +66,5 @@ class IndividualFields(Schema):
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
     status: Literal["active", "inactive"] = "active"
     birthday: dt.date | None = None
+    #: The user who owns the contact (an active user's id).
+    owner_id: uuid.UUID | None = None

@@ -20,6 +20,7 @@ class Individual(EntityTable, tablename="individual"):
     language = Varchar(length=10, null=True, default=None)
     job_title = Varchar(length=200, null=True, default=None)
     department = Varchar(length=200, null=True, default=None)
+    owner_id = UUID(null=True, default=None, index=True)  # migration 0002
     notes = Text(null=True, default=None)
     type = Varchar(length=50, default="contact")
     status = Varchar(length=10, default="active")

@@ -291,6 +291,7 @@ TABS = [
         order=20,
         count=_organizations_count,
         page=_organizations_tab,
+        reads=("organization",),
         create_href=lambda entity, record_id: f"/api/v1/individuals/{record_id}/organizations",
     ),
     TabProvider(
@@ -301,5 +302,6 @@ TABS = [
         count=_people_count,
         page=_people_tab,
         requires_entities=("individual",),
+        reads=("individual",),
     ),
 ]

@@ -99,6 +99,7 @@ def handlers() -> list[Any]:
     @get(
         LINKS,
         operation_id="list_individual_organizations",
+        opt={"permission": [("individual", "read"), ("organization", "read")]},
         summary="An individual's organisations (current links; include_ended=true adds history)",
         tags=["Individual"],
         security=SECURITY,
@@ -122,7 +123,10 @@ def handlers() -> list[Any]:
         status_code=HTTP_201_CREATED,
         tags=["Individual"],
         security=SECURITY,
-        opt={"body_type": LinkCreate},
+        opt={
+            "body_type": LinkCreate,
+            "permission": [("individual", "update"), ("organization", "read")],
+        },
         responses=_responses(400, 401, 404, 409, 422),
     )
     async def create(
@@ -140,6 +144,7 @@ def handlers() -> list[Any]:
     @get(
         f"{LINKS}/{{link_id:uuid}}",
         operation_id="get_individual_organization_link",
+        opt={"permission": [("individual", "read"), ("organization", "read")]},
         summary="One link of an individual to an organisation",
         tags=["Individual"],
         security=SECURITY,
@@ -154,7 +159,10 @@ def handlers() -> list[Any]:
         summary="Change a link: role, primary, period, notes (end_date ends it, keeping history)",
         tags=["Individual"],
         security=SECURITY,
-        opt={"body_type": LinkPatch},
+        opt={
+            "body_type": LinkPatch,
+            "permission": [("individual", "update"), ("organization", "read")],
+        },
         responses=_responses(400, 401, 404, 409, 422),
     )
     async def update(
@@ -172,6 +180,7 @@ def handlers() -> list[Any]:
     @delete(
         f"{LINKS}/{{link_id:uuid}}",
         operation_id="unlink_individual_organization",
+        opt={"permission": [("individual", "update"), ("organization", "read")]},
         summary="Remove a link (to end one and keep it as history, PATCH its end_date)",
         status_code=HTTP_204_NO_CONTENT,
         tags=["Individual"],
@@ -184,6 +193,7 @@ def handlers() -> list[Any]:
     @get(
         PEOPLE,
         operation_id="list_organization_people",
+        opt={"permission": [("individual", "read"), ("organization", "read")]},
         summary="The people of an organisation with their roles (by name, keyset-paged)",
         tags=["Organization"],
         security=SECURITY,

@@ -34,6 +34,8 @@ class OrganizationFields(Schema):
     emails: Annotated[list[Email], msgspec.Meta(max_length=50)] = []
     phones: Annotated[list[Phone], msgspec.Meta(max_length=50)] = []
     addresses: Annotated[list[Address], msgspec.Meta(max_length=50)] = []
+    #: The user who owns the account (an active user's id).
+    owner_id: uuid.UUID | None = None
 
 
 class OrganizationLink(msgspec.Struct, kw_only=True):

@@ -18,6 +18,7 @@ class Organization(EntityTable, tablename="organization"):
     emails = JSONB(default=[])
     phones = JSONB(default=[])
     addresses = JSONB(default=[])
+    owner_id = UUID(null=True, default=None, index=True)  # migration 0002
 
 
 class IndividualOrganization(Table, tablename="individual_organization"):

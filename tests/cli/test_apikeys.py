@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import os
 import re
 
 import pytest
+from crmkit.core import Actor, Runtime, load_settings
+from crmkit.core.apikeys import authenticate, flush_usage
 
 from .output import KEY, Invoke, rows, table
 
@@ -32,10 +37,10 @@ def test_create_list_revoke(invoke: Invoke, migrated: str) -> None:
     assert listing.exit_code == 0, listing.output
     header, row = rows(listing.stdout)
     assert header == [
-        "id", "prefix", "name", "role", "created", "expires", "revoked", "last used"
+        "id", "prefix", "name", "role", "created", "expires", "revoked", "last used", "user"
     ]  # fmt: skip
-    key_id, row_prefix, name, role, created_at, expires, revoked, last_used = row
-    assert (row_prefix, name, role) == (prefix, "zapier", "agent")
+    key_id, row_prefix, name, role, created_at, expires, revoked, last_used, user = row
+    assert (row_prefix, name, role, user) == (prefix, "zapier", "agent", "-")
     assert TIME.fullmatch(created_at)
     assert (expires, revoked, last_used) == ("2999-01-31 00:00", "-", "-")
     assert secret not in listing.output
@@ -63,7 +68,7 @@ def test_create_defaults_and_list_order(invoke: Invoke, migrated: str) -> None:
     [
         (["--expires", "2001-01-01"], "is not in the future"),
         (["--expires", "next tuesday"], "is not an ISO 8601 date"),
-        (["--role", "boss"], "'boss' is not one of"),
+        (["--user", "kari@example.com", "--role", "agent"], "--role cannot be used with --user"),
     ],
 )
 def test_create_rejects_bad_options(invoke: Invoke, args: list[str], message: str) -> None:
@@ -83,3 +88,74 @@ def test_list_and_revoke_without_keys(invoke: Invoke, migrated: str) -> None:
     result = invoke("apikeys", "revoke", "abc")
     assert result.exit_code == 1
     assert result.stderr == "Error: no API key 'abc'\n"
+
+
+# -- keys of users, custom roles, durations ---------------------------------------------
+
+
+async def _use(db_url: str, key: str) -> Actor:
+    """Authenticate with ``key`` as the API would, and wait for its use to be recorded."""
+    settings = load_settings({"CRMKIT_CONFIG": os.devnull}, database_url=db_url, plugins=[])
+    async with Runtime.create(settings) as runtime:
+        actor = await authenticate(runtime, key)
+        await flush_usage(runtime)
+        return actor
+
+
+def test_create_for_a_user(invoke: Invoke, migrated: str) -> None:
+    added = invoke("users", "add", "kari@example.com", "--name", "Kari", "--role", "agent")
+    assert added.exit_code == 0, added.output
+    created = invoke("apikeys", "create", "--user", "KARI@example.com", "--expires", "30d")
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    assert KEY.fullmatch(key)
+    assert "(for kari@example.com, role agent, prefix" in created.stderr
+
+    row = rows(invoke("apikeys", "list").stdout)[1]
+    assert (row[2], row[3], row[8]) == ("kari@example.com", "agent", "kari@example.com")
+    expires = dt.datetime.strptime(row[5], "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+    in_30_days = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    assert abs(expires - in_30_days) < dt.timedelta(minutes=2)
+    assert row[7] == "-"
+
+    actor = asyncio.run(_use(migrated, key))
+    assert (actor.kind, actor.name, actor.role) == ("user", "Kari", "agent")
+    assert TIME.fullmatch(rows(invoke("apikeys", "list").stdout)[1][7])  # last used
+
+    assert invoke("users", "set", "kari@example.com", "--role", "manager").exit_code == 0
+    assert rows(invoke("apikeys", "list").stdout)[1][3] == "manager"  # the user's role, now
+    assert asyncio.run(_use(migrated, key)).role == "manager"
+
+
+def test_list_the_keys_of_one_user(invoke: Invoke, migrated: str) -> None:
+    invoke("users", "add", "kari@example.com", "--name", "Kari")
+    invoke("apikeys", "create", "--user", "kari@example.com", "--name", "laptop")
+    invoke("apikeys", "create", "--name", "zapier")
+    listing = rows(invoke("apikeys", "list", "--user", "kari@example.com").stdout)
+    assert [r[2] for r in listing[1:]] == ["laptop"]
+    assert len(rows(invoke("apikeys", "list").stdout)) == 3
+
+
+def test_a_service_key_may_have_a_custom_role(invoke: Invoke, migrated: str) -> None:
+    unknown = invoke("apikeys", "create", "--name", "svc", "--role", "sales")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("Error: invalid API key (role: no role 'sales'")
+    assert invoke("roles", "add", "sales", "--grant", "*:read").exit_code == 0
+    created = invoke("apikeys", "create", "--name", "svc", "--role", "sales")
+    assert created.exit_code == 0, created.output
+    assert asyncio.run(_use(migrated, created.stdout.strip())).role == "sales"
+
+
+def test_create_needs_a_user_or_a_name(invoke: Invoke, migrated: str) -> None:
+    result = invoke("apikeys", "create", "--role", "viewer")
+    assert result.exit_code == 2
+    assert "give --user EMAIL, or --name" in result.stderr
+    result = invoke("apikeys", "create", "--user", "nobody@example.com")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no user with the e-mail address 'nobody@example.com'\n"
+    invoke("users", "add", "gone@example.com", "--name", "Gone")
+    invoke("users", "remove", "gone@example.com")
+    result = invoke("apikeys", "create", "--user", "gone@example.com")
+    assert result.exit_code == 1
+    assert "user_id: the user gone@example.com is not active" in result.stderr
+    assert invoke("apikeys", "list").stdout.startswith("no API keys")

@@ -33,7 +33,7 @@ class Rating(FieldType):
     value_type = int
 
 
-@get("/api/v1/ping")
+@get("/api/v1/ping", opt={"permission": None})
 async def ping() -> dict[str, str]:
     return {"pong": "yes"}
 

@@ -324,8 +324,6 @@ async def test_custom_field_filters(labels: Lister) -> None:
             ("custom.colour__icontains", "RED", "ace"),
             ("custom.trim__isnull", "false", "ae"),
             ("custom.trim__contains", "-", "e"),
-            ("custom.nothing__isnull", "true", "abcde"),
-            ("custom.nothing", "x", ""),
         ],
     )
 
@@ -398,6 +396,9 @@ async def test_unknown_field_is_400_naming_it(client: httpx.AsyncClient) -> None
             ("custom.Colour", "red"),
             ("custom.bad-key", "x"),
             ("custom.", "x"),
+            # no definition with this key (API.md: an unknown filter field is a 400)
+            ("custom.nothing", "x"),
+            ("custom.nothing__isnull", "true"),
         ],
     )
 

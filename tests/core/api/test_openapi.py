@@ -221,7 +221,7 @@ class PingPlugin:
 
     @hookimpl
     def route_handlers(self, runtime: Runtime) -> list[Any]:
-        @get("/api/v1/ping", operation_id="ping", sync_to_thread=False)
+        @get("/api/v1/ping", operation_id="ping", sync_to_thread=False, opt={"permission": None})
         def ping(echo: FromQuery[str] = "pong") -> dict[str, str]:
             return {"echo": echo}
 

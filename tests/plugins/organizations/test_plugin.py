@@ -167,9 +167,16 @@ def test_demo_needs_individuals(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 async def test_migrations_go_back_and_forth(runtime: Runtime) -> None:
     migrator = Migrator(runtime)
     undone = await migrator.backwards(1, "organizations")
+    assert [m.id for m in undone] == ["0002_owner"]
+    with pytest.raises(Exception):  # noqa: B017 - the column is gone (engine-specific error)
+        await runtime.db.fetch("SELECT owner_id FROM organization")
+    undone = await migrator.backwards(1, "organizations")
     assert [m.id for m in undone] == ["0001_initial"]
     with pytest.raises(Exception):  # noqa: B017 - the table is gone (engine-specific error)
         await runtime.db.fetch("SELECT 1 FROM individual_organization")
     ran = await migrator.forwards("organizations")
-    assert [m.app for m in ran] == ["organizations"]
+    assert [(m.app, m.id) for m in ran] == [
+        ("organizations", "0001_initial"),
+        ("organizations", "0002_owner"),
+    ]
     assert await runtime.db.fetchval("SELECT COUNT(*) AS n FROM individual_organization") == 0
