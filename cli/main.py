@@ -19,14 +19,33 @@ from crmkit.core.settings import load_settings
 from .apikeys import apikeys
 from .context import quiet_plugin_log
 from .errors import describe, one_line
+from .export import export
+from .fields import fields
+from .imports import import_command, imports
 from .init import init
 from .migrate import migrate
 from .plugins import plugins
+from .roles import roles
+from .search import search
 from .serve import serve
+from .users import users
 
 __all__ = ["CORE_COMMANDS", "CrmGroup", "add_plugin_commands", "create_cli", "main"]
 
-CORE_COMMANDS: list[click.Command] = [init, migrate, serve, plugins, apikeys]
+CORE_COMMANDS: list[click.Command] = [
+    init,
+    migrate,
+    serve,
+    plugins,
+    apikeys,
+    fields,
+    users,
+    roles,
+    export,
+    search,
+    import_command,
+    imports,
+]
 
 
 def _warn(message: str) -> None:

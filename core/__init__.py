@@ -3,9 +3,11 @@
 Plugin authors import from here and nowhere deeper.
 """
 
-from .api.auth import actor_of, runtime_of
+from .access import ACTIONS, BUILTIN_ROLES, Access, FieldRule, Role, current_access
+from .api.auth import access_of, actor_of, check_permission, runtime_of
 from .api.entities import etag, request_data
 from .api.problems import Problem, problem_responses
+from .bulk import BulkAction, for_each_record
 from .db.sql import join, sql
 from .entity import EntityExtension, EntityType, Filter, Schema
 from .errors import (
@@ -29,23 +31,31 @@ from .migrations.helpers import MigrationManager, add_index, create_table, entit
 from .query.params import ListParams
 from .records import Page, Records
 from .runtime import Runtime
+from .search import reindex as reindex_search
 from .settings import Settings, load_settings
 from .tables import EntityTable
 from .tabs import TabPage, TabProvider
+from .transfer.registry import ExportFormat, TransferColumns
 from .validation import validate
 
 __all__ = [
+    "ACTIONS",
+    "BUILTIN_ROLES",
     "SYSTEM",
+    "Access",
     "Actor",
     "BadRequest",
+    "BulkAction",
     "Conflict",
     "CrmError",
     "EntityExtension",
     "EntityTable",
     "EntityType",
     "Event",
+    "ExportFormat",
     "FieldChange",
     "FieldError",
+    "FieldRule",
     "FieldType",
     "Filter",
     "Forbidden",
@@ -59,6 +69,7 @@ __all__ = [
     "Problem",
     "RecordRef",
     "Records",
+    "Role",
     "Runtime",
     "SaveContext",
     "Schema",
@@ -66,17 +77,23 @@ __all__ = [
     "SettingsError",
     "TabPage",
     "TabProvider",
+    "TransferColumns",
     "Unauthorized",
     "ValidationFailed",
+    "access_of",
     "actor_of",
     "add_index",
+    "check_permission",
     "create_table",
+    "current_access",
     "entity_columns",
     "etag",
+    "for_each_record",
     "hookimpl",
     "join",
     "load_settings",
     "problem_responses",
+    "reindex_search",
     "request_data",
     "run_sql",
     "runtime_of",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from .hookspecs import hookimpl
 from .tabs import TabPage, TabProvider
 
@@ -22,8 +24,11 @@ async def _details_count(runtime: Any, entity: Any, record_id: Any) -> int:
 
 
 async def _details_page(runtime: Any, entity: Any, record_id: Any, params: Any) -> TabPage:
-    record = await runtime.records(entity).get(record_id)
-    return TabPage(items=[record])
+    from .access import current_access
+
+    records = runtime.records(entity, current_access())
+    record = await records.get(record_id)
+    return TabPage(items=[msgspec.to_builtins(records.to_read(record))])
 
 
 @hookimpl
@@ -37,8 +42,21 @@ def register_field_types(register: Any) -> None:
 @hookimpl
 async def before_save(context: Any) -> None:
     from .custom_fields.validate import validate_custom
+    from .users import check_owner_fields
 
+    await check_owner_fields(context)
     await validate_custom(context)
+
+
+@hookimpl
+async def record_changed(runtime: Any, event: Any) -> None:
+    """Multi-select values mirrored into ``crmkit_custom_value``, and the record's search
+    document re-indexed (``crmkit_search``), in the change's transaction."""
+    from .custom_fields.values import mirror_event
+    from .search import follow
+
+    await mirror_event(runtime, event)
+    await follow(runtime, event)
 
 
 @hookimpl

@@ -18,11 +18,13 @@ if TYPE_CHECKING:  # runtime-only types: importing the specs imports nothing els
     import click
     from piccolo.conf.apps import AppConfig
 
+    from .bulk import BulkAction
     from .entity import EntityExtension, EntityType
     from .events import Event, SaveContext
     from .fields import FieldType
     from .runtime import Runtime
     from .tabs import TabProvider
+    from .transfer.registry import ExportFormat, TransferColumns
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -86,6 +88,44 @@ def register_tabs(register: Callable[[TabProvider], None]) -> None:
 
     Called once at start-up. A provider names its entity (or ``"*"`` for every entity),
     a key, a title, an order, and async functions for its count and page.
+    """
+
+
+@hookspec
+def register_transfer_columns(register: Callable[[TransferColumns], None]) -> None:
+    """Add CSV columns to an entity by calling ``register(TransferColumns(...))``.
+
+    Called once at start-up, synchronously, after every entity and extension is
+    registered. Export writes the columns after core's own (``export`` fills a batch of
+    records at a time), import reads them back (``parse``) and applies them to the
+    record just written (``apply``, inside the import's unit of work). Columns of an
+    entity that is not enabled are ignored; a name already taken (by core's columns or
+    another plugin) is a start-up error naming the plugin.
+    """
+
+
+@hookspec
+def register_export_formats(register: Callable[[ExportFormat], None]) -> None:
+    """Add an export format to an entity by calling ``register(ExportFormat(...))``.
+
+    Called once at start-up, synchronously. ``GET /api/v1/<plural>/export?format=<name>``
+    and ``crmkit export --format <name>`` then stream the records through its
+    ``render(records)``, a batch at a time. Core writes ``csv`` and ``jsonl`` for every
+    entity; a format of an entity that is not enabled is ignored; a name taken twice for
+    one entity is a start-up error naming both plugins.
+    """
+
+
+@hookspec
+def register_bulk_actions(register: Callable[[BulkAction], None]) -> None:
+    """Add actions to the bulk endpoint by calling ``register(BulkAction(...))``.
+
+    Called once at start-up, synchronously, after every entity is registered. An action
+    names its entity (or ``"*"`` for every entity), a struct of its parameters, the
+    permissions it needs and an async ``apply`` that runs inside the bulk call's unit of
+    work (an exception there rolls the whole call back). An action for an entity that is
+    not registered is left out; a core action's name, or a name another plugin took for
+    the same entity, is a start-up error naming both plugins.
     """
 
 

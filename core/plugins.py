@@ -21,11 +21,14 @@ import pluggy
 
 from . import hookspecs
 from .awaitables import await_me_maybe
+from .bulk import BulkAction
 from .entity import EntityExtension, EntityType
 from .errors import CrmError, PluginError
 from .fields import FieldType
 from .registry import Registry
 from .tabs import TabProvider
+from .transfer.registry import TransferRegistry
+from .transfer.registry import collect as collect_transfer
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginInfo"]
 
@@ -131,6 +134,8 @@ class PluginHost:
         self.entities: Registry[EntityType] = Registry("entity type")
         self.field_types: Registry[FieldType] = Registry("field type")
         self.tabs: tuple[TabProvider, ...] = ()
+        self.bulk_actions: tuple[BulkAction, ...] = ()
+        self.transfer: TransferRegistry = TransferRegistry()
         self.plugins: dict[str, PluginInfo] = {}
         self._load_order: list[str] = []
         self._enabled = None if enabled is None else list(enabled)
@@ -244,8 +249,38 @@ class PluginHost:
 
             _registering(impl, checked_tab)
         self.tabs = tuple(sorted(tabs, key=lambda t: (t.order, t.key)))
-        for registry in (self.entities, self.field_types, tabs):
+        actions = self._bulk_actions()
+        for registry in (self.entities, self.field_types, tabs, actions):
             registry.freeze()
+        self.transfer = collect_transfer(self, _registering)
+
+    def _bulk_actions(self) -> Registry[BulkAction]:
+        """Plugin bulk actions; one for an entity that is not registered is left out, and
+        a name given both for ``"*"`` and for one entity is a duplicate."""
+        actions: Registry[BulkAction] = Registry("bulk action")
+        for impl in self.pm.hook.register_bulk_actions.get_hookimpls():
+            add_action = actions.registrar(impl.plugin_name, lambda a: f"{a.entity}/{a.name}")
+
+            def checked_action(
+                action: BulkAction, _plugin: str = impl.plugin_name, _reg=add_action
+            ) -> None:
+                if not isinstance(action, BulkAction):
+                    raise PluginError(f"plugin {_plugin!r} registered a non-BulkAction: {action!r}")
+                action.validate(_plugin)
+                if action.entity != "*" and action.entity not in self.entities:
+                    return  # its entity's plugin is disabled
+                for taken in actions.names():
+                    entity, _, name = taken.partition("/")
+                    if name == action.name and "*" in (entity, action.entity):
+                        raise PluginError(
+                            f"duplicate bulk action {action.name!r}: registered by "
+                            f"{actions.owner(taken)!r} and by {_plugin!r}"
+                        )
+                _reg(action)
+
+            _registering(impl, checked_action)
+        self.bulk_actions = tuple(actions)
+        return actions
 
     # -- calling hooks -------------------------------------------------------------
 
@@ -314,6 +349,10 @@ class PluginHost:
 
     def tabs_for(self, entity: str) -> list[TabProvider]:
         return [t for t in self.tabs if t.applies_to(entity)]
+
+    def bulk_actions_for(self, entity: str) -> list[BulkAction]:
+        """The plugin bulk actions of an entity (the core's own are not listed)."""
+        return [a for a in self.bulk_actions if a.applies_to(entity)]
 
     def piccolo_apps(self) -> list[Any]:
         """The Piccolo apps of core and the loaded plugins, in plugin order."""

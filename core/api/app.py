@@ -17,12 +17,17 @@ from litestar.routes import HTTPRoute
 
 from ..custom_fields.meta import meta_handlers
 from ..custom_fields.routes import custom_field_router
+from ..errors import PluginError
 from ..runtime import Runtime
 from ..settings import Settings, load_settings
-from .auth import ApiKeyMiddleware
+from .admin import admin_routers
+from .auth import ApiKeyMiddleware, permission_guard
 from .entities import entity_router
 from .health import health
+from .openapi import CustomFieldsOpenAPI, openapi_router
 from .problems import EXCEPTION_HANDLERS, problem_responses
+from .ratelimit import rate_limit_config
+from .saved_searches import saved_search_router
 from .suffix import FormatSuffixMiddleware
 
 __all__ = ["create_app"]
@@ -74,6 +79,24 @@ def _document_every_route(app: Litestar) -> None:
                 security.extend(API_SECURITY)
 
 
+def _require_permissions(app: Litestar) -> None:
+    """Allow-lists: every ``/api/`` route says what it needs (``opt={"permission": ...}``,
+    ``None`` for any valid key). A route that does not is a start-up error naming it, so
+    no plugin route is ever open to every role by omission."""
+    missing = [
+        f"{', '.join(sorted(handler.http_methods))} {route.path}"
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api/")
+        for handler in route.route_handlers
+        if "permission" not in handler.opt and handler.http_methods != {"OPTIONS"}
+    ]
+    if missing:
+        raise PluginError(
+            "routes without a declared permission (opt={'permission': ...}): "
+            + "; ".join(sorted(missing))
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -85,16 +108,28 @@ def create_app(
     settings = runtime.settings
     for name, error in runtime.plugins.failures.items():
         log.error("plugin %s is not loaded: %s", name, error)
+    if not settings.auth:
+        log.warning("auth is OFF (CRMKIT_AUTH=false): every request acts as an admin")
 
     handlers: list[Any] = [health]
     for entity in runtime.entities:
         handlers.append(
             entity_router(
-                entity, default_limit=settings.page_size, max_limit=settings.max_page_size
+                entity,
+                default_limit=settings.page_size,
+                max_limit=settings.max_page_size,
+                bulk_actions=runtime.plugins.bulk_actions_for(entity.name),
             )
         )
     handlers.append(custom_field_router())
+    handlers.append(
+        saved_search_router(default_limit=settings.page_size, max_limit=settings.max_page_size)
+    )
+    handlers.extend(admin_routers())
     handlers.extend(meta_handlers())
+    from .imports import imports_router  # the import jobs (core/transfer/jobs.py)
+
+    handlers.append(imports_router())
     for extra in runtime.plugins.hook.route_handlers(runtime=runtime):
         handlers.extend(extra or [])
 
@@ -109,7 +144,15 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
+        middleware=[
+            *(
+                [rate_limit_config(settings.rate_limit, PUBLIC_PATHS).middleware]
+                if settings.rate_limit > 0
+                else []
+            ),
+            DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        guards=[permission_guard],
         request_max_body_size=settings.max_body_size,
         plugins=[_StrictStructSchemaPlugin()],
         openapi_config=OpenAPIConfig(
@@ -117,7 +160,8 @@ def create_app(
             version="0.1.0",
             description="A headless, plugin-based CRM. Errors are RFC 9457 problem+json.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            openapi_router=openapi_router("/schema"),  # loads the custom fields
+            render_plugins=[ScalarRenderPlugin(), CustomFieldsOpenAPI()],
             components=Components(
                 security_schemes={
                     "Bearer": SecurityScheme(type="http", scheme="bearer"),
@@ -133,4 +177,5 @@ def create_app(
     # Before routing (Litestar's own middleware runs after it): `<id>.vcf` -> `<id>/vcf`.
     app.asgi_handler = FormatSuffixMiddleware(app.asgi_handler)
     _document_every_route(app)
+    _require_permissions(app)
     return app

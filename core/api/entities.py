@@ -13,9 +13,9 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
 from ..entity import EntityType
-from ..errors import BadRequest, FieldError, Forbidden
+from ..errors import BadRequest, FieldError
 from ..query.params import parse_list_params
-from .auth import actor_of, runtime_of
+from .auth import access_of, actor_of, runtime_of
 from .problems import problem_responses
 
 __all__ = ["entity_router", "etag", "parse_if_match", "request_data"]
@@ -38,7 +38,9 @@ def parse_if_match(value: str | None) -> int | None:
         ) from None
 
 
-def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> Router:
+def entity_router(
+    entity: EntityType, *, default_limit: int, max_limit: int, bulk_actions: Any = ()
+) -> Router:
     """A Litestar router with the whole record and list surface of one entity."""
     Create = entity.create_type
     Patch = entity.patch_type
@@ -50,7 +52,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
 
     def read_response(request: Request, record: dict[str, Any], status: int = 200) -> Response[Any]:
-        records = runtime_of(request).records(entity)
+        records = runtime_of(request).records(entity, access_of(request))
         return Response(
             records.to_read(record),
             status_code=status,
@@ -60,6 +62,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     @get(
         "/",
         operation_id=f"list_{plural}",
+        opt={"permission": (name, "read")},
         summary=f"List {plural}",
         description=(
             "Filters: `field=value` or `field__op=value` (ops: eq, ne, lt, lte, gt, gte, in, nin, "
@@ -81,7 +84,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         params = parse_list_params(
             request.query_params.multi_items(), default_limit=default_limit, max_limit=max_limit
         )
-        records = runtime.records(entity)
+        records = runtime.records(entity, access_of(request))
         page = await records.list(params)
         return PageT(
             data=[records.to_read(r) for r in page.data],
@@ -94,12 +97,12 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         operation_id=f"create_{name}",
         summary=f"Create a {name}",
         status_code=HTTP_201_CREATED,
-        opt={"body_type": Create},
+        opt={"body_type": Create, "permission": (name, "create")},
         responses=problem_responses(400, 401, 422),
     )
     async def create_record(request: Request, data: JSONBody[Create]) -> Response[Read]:  # type: ignore[valid-type]
         runtime = runtime_of(request)
-        record = await runtime.records(entity).create(
+        record = await runtime.records(entity, access_of(request)).create(
             msgspec.structs.asdict(data), actor=actor_of(request), data=request_data(request)
         )
         response = read_response(request, record, HTTP_201_CREATED)
@@ -109,6 +112,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     @get(
         "/{record_id:uuid}",
         operation_id=f"get_{name}",
+        opt={"permission": (name, "read")},
         summary=f"Read a {name}",
         responses={**problem_responses(400, 401, 404), 304: _not_modified()},
     )
@@ -120,7 +124,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     ) -> Response[Read]:  # type: ignore[valid-type]
         record = (
             await runtime_of(request)
-            .records(entity)
+            .records(entity, access_of(request))
             .get(record_id, include_deleted=include_deleted)
         )
         tags = [t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")]
@@ -135,7 +139,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         operation_id=f"update_{name}",
         summary=f"Update a {name}",
         description="Partial update. Send `If-Match` with the ETag you read; 412 if it is stale.",
-        opt={"body_type": Patch},
+        opt={"body_type": Patch, "permission": (name, "update")},
         responses=problem_responses(400, 401, 404, 412, 422),
     )
     async def update_record(
@@ -147,7 +151,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         record = (
             await runtime_of(request)
-            .records(entity)
+            .records(entity, access_of(request))
             .update(
                 record_id,
                 changes,
@@ -161,6 +165,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
     @delete(
         "/{record_id:uuid}",
         operation_id=f"delete_{name}",
+        opt={"permission": (name, "delete")},
         summary=f"Delete a {name}",
         description="Soft delete (restore with POST .../restore). `hard=true` removes it for good (admins only).",
         status_code=HTTP_204_NO_CONTENT,
@@ -173,24 +178,27 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         if_match: IfMatch = None,
     ) -> None:
         actor = actor_of(request)
-        if hard and actor.role != "admin":
-            raise Forbidden("only admins can delete for good (hard=true)")
+        if hard:
+            access_of(request).require_ability("hard_delete")
         await (
             runtime_of(request)
-            .records(entity)
+            .records(entity, access_of(request))
             .delete(record_id, actor=actor, hard=hard, if_version=parse_if_match(if_match))
         )
 
     @post(
         "/{record_id:uuid}/restore",
         operation_id=f"restore_{name}",
+        opt={"permission": (name, "delete")},
         summary=f"Restore a deleted {name}",
         status_code=200,
         responses=problem_responses(400, 401, 404),
     )
     async def restore_record(request: Request, record_id: FromPath[UUID]) -> Response[Read]:  # type: ignore[valid-type]
         record = (
-            await runtime_of(request).records(entity).restore(record_id, actor=actor_of(request))
+            await runtime_of(request)
+            .records(entity, access_of(request))
+            .restore(record_id, actor=actor_of(request))
         )
         return read_response(request, record)
 
@@ -200,7 +208,7 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
         summary=f"Clone a {name} into a new record",
         description="Copies every writable field; the body (optional) overrides fields of the copy.",
         status_code=HTTP_201_CREATED,
-        opt={"body_type": Patch},
+        opt={"body_type": Patch, "permission": (name, "create")},
         responses=problem_responses(400, 401, 404, 422),
     )
     async def duplicate_record(
@@ -215,13 +223,16 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
             }
         record = (
             await runtime_of(request)
-            .records(entity)
+            .records(entity, access_of(request))
             .clone(record_id, overrides, actor=actor_of(request), data=request_data(request))
         )
         response = read_response(request, record, HTTP_201_CREATED)
         response.headers["Location"] = f"/api/v1/{plural}/{record['id']}"
         return response
 
+    from .bulk import bulk_handlers
+    from .export import export_handlers
+    from .imports import import_handlers
     from .tabs import tab_handlers
 
     return Router(
@@ -235,6 +246,9 @@ def entity_router(entity: EntityType, *, default_limit: int, max_limit: int) -> 
             restore_record,
             duplicate_record,
             *tab_handlers(entity),
+            *bulk_handlers(entity, bulk_actions),
+            *export_handlers(entity),
+            *import_handlers(entity),
         ],
         tags=tags,
         security=[{"ApiKey": []}, {"Bearer": []}],

@@ -106,7 +106,9 @@ def problem_response(
         body["instance"] = request.url.path
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
-    body.update(msgspec.to_builtins(extra or {}))
+    # extra members never replace RFC 9457's own (``errors`` may be richer: bulk adds ids)
+    protected = ("type", "title", "status", "detail", "instance")
+    body.update({k: v for k, v in msgspec.to_builtins(extra or {}).items() if k not in protected})
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -11,13 +11,13 @@ from litestar import Request, get
 from litestar.params import FromPath
 
 from ..errors import NotFound
-from ..query.types import _strip, kind_of
+from ..query.types import bare_type, kind_of
 
 __all__ = ["entity_meta", "meta_handlers"]
 
 
 def _builtin_field(entity: Any, name: str, tp: Any) -> dict[str, Any]:
-    base = _strip(tp)
+    base = bare_type(tp)
     options: list[dict[str, str]] = []
     if typing.get_origin(base) is typing.Literal:
         options = [{"value": str(v), "label": str(v)} for v in typing.get_args(base)]

@@ -14,6 +14,7 @@ import msgspec
 
 from ..db.sql import QueryString, join, sql
 from ..errors import BadRequest, FieldError
+from ..search.compiler import compile_search
 from .params import Condition, ListParams, SortKey
 from .types import OPERATORS_BY_KIND, convert_value, kind_of
 
@@ -85,15 +86,23 @@ def _escape_like(value: str) -> str:
 
 class _Compiler:
     def __init__(
-        self, db: Database, entity: EntityType, custom_types: CustomTypes | None, runtime: Any
+        self,
+        db: Database,
+        entity: EntityType,
+        custom_types: CustomTypes | None,
+        runtime: Any,
+        hidden: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.runtime = runtime
         self.entity = entity
         self.custom_types = custom_types
+        self.hidden = hidden
 
     def field(self, name: str, param: str) -> Field:
         entity = self.entity
+        if name in self.hidden:  # a field the reader cannot see does not exist for them
+            raise _bad(param, f"unknown field {name!r} for {entity.plural}")
         if name in entity.scalar_fields:
             tp = entity.scalar_fields[name]
             kind = kind_of(tp)
@@ -103,10 +112,9 @@ class _Compiler:
             key = name[7:]
             if not _CUSTOM_KEY.match(key):
                 raise _bad(param, f"{key!r} is not a custom field key")
-            info = (self.custom_types(entity.name, key) if self.custom_types else None) or (
-                "text",
-                str,
-            )
+            info = self.custom_types(entity.name, key) if self.custom_types else ("text", str)
+            if info is None:  # no such definition (archived ones still filter)
+                raise _bad(param, f"unknown field {name!r} for {entity.plural}")
             kind, tp = info[0], info[1]
             path = info[2] if len(info) > 2 else None
             ops = info[3] if len(info) > 3 else None
@@ -123,15 +131,17 @@ class _Compiler:
 
     def condition(self, cond: Condition) -> QueryString:
         entity = self.entity
-        if cond.field in ("tag", "tags"):
+        if cond.field in ("tag", "tags") and "tags" not in self.hidden:
             return self.tag_condition(cond)
         special = entity.filters.get(cond.field)
-        if special is not None:
+        if special is not None and not set(special.reveals or (cond.field,)) & self.hidden:
             if cond.op not in special.operators:
                 raise _bad(cond.param, f"operator {cond.op!r} is not supported here")
             value = self.convert(cond, special.type)
             return special.build(self.runtime, cond.op, value)
         fld = self.field(cond.field, cond.param)
+        if fld.kind == "array" and cond.op != "isnull":
+            return self.array_condition(fld, cond)
         if cond.op not in OPERATORS_BY_KIND[fld.kind] or (
             fld.operators is not None and cond.op not in fld.operators
         ):
@@ -151,6 +161,20 @@ class _Compiler:
         if cond.op in _SQL_OPS:
             return sql(f"{fld.expr} {_SQL_OPS[cond.op]} {{}}", value)
         return self.text_match(fld, cond.op, value)
+
+    def array_condition(self, fld: Field, cond: Condition) -> QueryString:
+        """A list-valued custom field (multi_select): ``in`` (any of), ``nin`` (none of),
+        ``contains`` (has this one), through its index table (``crmkit_custom_value``)."""
+        from ..custom_fields.values import array_filter
+
+        if cond.op not in ("in", "nin", "contains") or (
+            fld.operators is not None and cond.op not in fld.operators
+        ):
+            raise _bad(cond.param, f"operator {cond.op!r} does not apply to a list field")
+        values = cond.raw if isinstance(cond.raw, list) else [cond.raw]
+        if not values or not all(values):
+            raise _bad(cond.param, "expected a value")
+        return array_filter(self.entity.name, fld.name[7:], cond.op, values)
 
     def text_match(self, fld: Field, op: str, value: str) -> QueryString:
         if self.db.kind == "postgres":
@@ -218,22 +242,37 @@ def compile_list(
     custom_types: CustomTypes | None = None,
     extra: list[QueryString] | None = None,
     runtime: Any = None,
+    hidden: frozenset[str] = frozenset(),
 ) -> CompiledList:
     """Compile the filters, sort and cursor of a list request. Unknown names are a 400.
 
-    ``runtime`` is handed to the entity's own :class:`Filter` builders.
+    ``runtime`` is handed to the entity's own :class:`Filter` builders. ``hidden`` names
+    the fields the reader may not see: they are unknown here (filter, sort and search).
     """
-    c = _Compiler(db, entity, custom_types, runtime)
+    c = _Compiler(db, entity, custom_types, runtime, hidden)
     conditions = [c.condition(cond) for cond in params.conditions]
     filters_deleted = any(cond.field == "deleted_at" for cond in params.conditions)
     if not params.include_deleted and not filters_deleted:
-        conditions.insert(0, sql("t.deleted_at IS NULL"))
-    if params.q:
-        conditions.append(_simple_search(db, entity, params.q))
+        # SQLite (without ANALYZE statistics) answers this from the deleted_at index,
+        # which matches nearly every row, and then sorts them all for each page; the
+        # unary + keeps it a plain filter so the sort's or another filter's index serves.
+        live = "+t.deleted_at IS NULL" if db.kind == "sqlite" else "t.deleted_at IS NULL"
+        conditions.insert(0, sql(live))
+    search = compile_search(c, params.q) if params.q else None  # q=: crmkit.core.search
+    if search is not None and search.where is not None:
+        conditions.append(search.where)
     conditions.extend(extra or [])
     where = join(conditions, " AND ") if conditions else sql("1 = 1")
-    keys = params.sort or [SortKey(k.lstrip("-"), k.startswith("-")) for k in entity.default_sort]
+    # the default sort skips fields hidden from the reader (an explicit sort on one is a 400)
+    keys = params.sort or [
+        SortKey(k.lstrip("-"), k.startswith("-"))
+        for k in entity.default_sort
+        if k.lstrip("-") not in hidden
+    ]
     sort = c.sort(keys)
+    if search is not None and search.rank is not None and not params.sort:
+        # no sort asked for: best matches first (the entity's default sort breaks ties)
+        sort.insert(0, (Field(search.key, search.rank, "number", int, nullable=False), True))
     order_by = ", ".join(
         f"{f.expr} {'DESC' if desc else 'ASC'}" + (f" {db.nulls(desc)}" if f.nullable else "")
         for f, desc in sort
@@ -241,30 +280,18 @@ def compile_list(
     cursor_where = None
     if params.cursor:
         values = decode_cursor(params.cursor, sort)
+        if search is not None and search.rank_of is not None and sort[0][0].name == search.key:
+            values[0] = _rank_at(search.rank_of, sort, values)
         cursor_where = _after(sort, values)
     return CompiledList(where=where, order_by=order_by, sort=sort, cursor_where=cursor_where)
 
 
-def _simple_search(db: Database, entity: EntityType, q: str) -> QueryString:
-    """Every word must appear in one of the searchable fields (case-insensitive substring).
-
-    The full query language and indexes arrive with the search feature; this keeps
-    ``q=`` honest meanwhile.
-    """
-    if not entity.searchable:
-        raise _bad("q", f"{entity.plural} are not searchable")
-    terms = [t.strip('"') for t in q.split() if t.strip('"')]
-    if not terms:
-        return sql("1 = 1")
-    clauses = []
-    for term in terms[:20]:
-        pattern = f"%{_escape_like(term.lower())}%"
-        ors = [
-            sql(f"lower(CAST(t.{name} AS TEXT)) LIKE {{}} ESCAPE '\\'", pattern)
-            for name in entity.searchable
-        ]
-        clauses.append(sql("({})", join(ors, " OR ")))
-    return join(clauses, " AND ")
+def _rank_at(rank_of: str, sort: list[tuple[Field, bool]], values: list[Any]) -> QueryString:
+    """The search rank of the cursor's record (the cursor keeps its id, not its rank)."""
+    at = next((i for i, (f, _) in enumerate(sort) if f.name == "id"), None)
+    if at is None or values[at] is None:
+        raise _bad("cursor", "not a cursor of this list (sort and cursor must match)")
+    return sql(rank_of, *[values[at]] * rank_of.count("{}"))
 
 
 def _signature(sort: list[tuple[Field, bool]]) -> str:

@@ -14,7 +14,7 @@ import msgspec
 
 from .params import OPERATORS
 
-__all__ = ["OPERATORS_BY_KIND", "convert_value", "kind_of"]
+__all__ = ["OPERATORS_BY_KIND", "bare_type", "convert_value", "kind_of"]
 
 OPERATORS_BY_KIND: dict[str, frozenset[str]] = {
     "text": OPERATORS,  # every operator applies to text
@@ -29,8 +29,8 @@ OPERATORS_BY_KIND: dict[str, frozenset[str]] = {
 }
 
 
-def _strip(tp: Any) -> Any:
-    """Remove Optional[...] and Annotated[...] around a type."""
+def bare_type(tp: Any) -> Any:
+    """``tp`` without ``Annotated`` and ``| None`` around it (``list[str] | None`` -> ``list[str]``)."""
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
@@ -46,7 +46,7 @@ def _strip(tp: Any) -> Any:
 
 def kind_of(tp: Any) -> str | None:
     """The filter kind of a field type, or ``None`` when it cannot be filtered as a scalar."""
-    tp = _strip(tp)
+    tp = bare_type(tp)
     if typing.get_origin(tp) is typing.Literal:
         return "choice"
     if isinstance(tp, type):
@@ -69,7 +69,7 @@ def kind_of(tp: Any) -> str | None:
 
 def convert_value(tp: Any, raw: str) -> Any:
     """Convert filter text to the field's type; ``ValueError`` with a message when it does not fit."""
-    base = _strip(tp)
+    base = bare_type(tp)
     if base is bool or (isinstance(base, type) and issubclass(base, bool)):
         lowered = raw.strip().lower()
         if lowered in ("true", "1", "yes"):

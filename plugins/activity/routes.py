@@ -215,6 +215,16 @@ def handlers(runtime: Runtime) -> list[Any]:
                 errors=[FieldError(missing, "entity and record_id go together")],
             )
         record = (entity, record_id) if entity is not None else None
+        access = access_of(request)
+        if access.own_only:  # "own records": one of theirs, or only what they did
+            if record is not None and entity in runtime_of(request).plugins.entities:
+                await (
+                    runtime_of(request)
+                    .records(entity, access)
+                    .fetch_row(record_id, include_deleted=True)
+                )
+            elif record is None:
+                actor_id = access.actor.id
         return await _page(
             request,
             LIST_PARAMS,

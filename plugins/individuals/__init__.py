@@ -10,6 +10,7 @@ from crmkit.core import (
     Conflict,
     EntityType,
     Event,
+    FieldError,
     Filter,
     Runtime,
     SaveContext,
@@ -67,14 +68,35 @@ INDIVIDUAL = EntityType(
     description="A person: contact details, preferences and classification.",
     table=Individual,
     schema=IndividualFields,
-    searchable=("first_name", "last_name", "primary_email", "job_title", "department", "notes"),
+    searchable=(
+        "first_name",
+        "last_name",
+        "emails",
+        "phones",
+        "addresses",
+        "job_title",
+        "department",
+        "notes",
+    ),
     filters={
-        "email": Filter(_email_filter, frozenset({"eq", "in"}), description="any of the emails"),
-        "phone": Filter(
-            _phone_filter, frozenset({"eq", "in"}), description="any of the phones (E.164 or local)"
+        "email": Filter(
+            _email_filter,
+            frozenset({"eq", "in"}),
+            description="any of the emails",
+            reveals=("emails",),
         ),
-        "email_domain": Filter(_domain_filter, description="an email at this domain"),
+        "phone": Filter(
+            _phone_filter,
+            frozenset({"eq", "in"}),
+            description="any of the phones (E.164 or local)",
+            reveals=("phones",),
+        ),
+        "email_domain": Filter(
+            _domain_filter, description="an email at this domain", reveals=("emails",)
+        ),
     },
+    derived_from={"primary_email": ("emails",), "name_key": ("first_name", "last_name")},
+    owner_fields=("owner_id",),
     read_only={"merged_into": UUID | None},
     default_sort=("last_name", "first_name"),
     display=lambda r: " ".join(filter(None, [r.get("first_name"), r.get("last_name")])),
@@ -100,6 +122,13 @@ def register_entity_types(register: Any) -> None:
 
 
 @hookimpl
+def register_export_formats(register: Any) -> None:
+    from .formats import VCF
+
+    register(VCF)
+
+
+@hookimpl
 def piccolo_app() -> AppConfig:
     return AppConfig(
         app_name="individuals",
@@ -115,6 +144,12 @@ async def before_save(context: SaveContext) -> None:
     values = context.values
     cfg, disabled = config(context.runtime)
     errors = normalise(values, cfg, disabled)
+    # a name of blanks only ("\r", "  ") is no name: required fields stay required
+    for name in ("first_name", "last_name"):
+        value = values.get(name)
+        if not isinstance(value, str) or not value.strip():
+            if not any(e.field == name for e in errors):
+                errors.append(FieldError(name, "required: must not be blank"))
     if errors:
         raise ValidationFailed(
             f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in the individual",

@@ -8,7 +8,7 @@ from typing import Any
 import vobject
 from crmkit.core import BadRequest, FieldError
 
-__all__ = ["VCARD_MEDIA_TYPE", "from_vcard", "to_vcard"]
+__all__ = ["VCARD_MEDIA_TYPE", "from_card", "from_vcard", "to_vcard"]
 
 VCARD_MEDIA_TYPE = "text/vcard"
 _ADR_TYPES = {"work": "WORK", "home": "HOME", "postal": "POSTAL", "other": "OTHER"}
@@ -112,6 +112,11 @@ def from_vcard(text: str) -> dict[str, Any]:
         ) from None
     if card.name != "VCARD":
         raise BadRequest("not a vCard", errors=[FieldError("body", "not a vCard")])
+    return from_card(card)
+
+
+def from_card(card: Any) -> dict[str, Any]:
+    """The writable values of one card already read by ``vobject`` (import reads many)."""
     values: dict[str, Any] = {}
     n = getattr(card, "n", None)
     if n is not None:

@@ -50,6 +50,7 @@ ORGANIZATION = EntityType(
     searchable=("name", "legal_name", "org_number", "domain", "industry"),
     default_sort=("name",),
     display=lambda r: r.get("name") or "",
+    owner_fields=("owner_id",),
 )
 
 
@@ -76,6 +77,13 @@ def register_entity_types(register: Any) -> None:
 @hookimpl
 def register_entity_extensions(register: Any) -> None:
     register(EXTENSION)
+
+
+@hookimpl
+def register_transfer_columns(register: Any) -> None:
+    from .transfer import COLUMNS
+
+    register(COLUMNS)
 
 
 @hookimpl
@@ -180,6 +188,15 @@ def register_tabs(register: Any) -> None:
     # without); the organisations tab is on individuals, so it is only where they are.
     for tab in TABS:
         register(tab)
+
+
+@hookimpl
+def register_bulk_actions(register: Any) -> None:
+    """Link and unlink individuals in bulk (left out when individuals are not enabled)."""
+    from .bulk import BULK_ACTIONS
+
+    for action in BULK_ACTIONS:
+        register(action)
 
 
 @hookimpl

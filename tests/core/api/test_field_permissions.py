@@ -289,3 +289,34 @@ async def test_a_hidden_default_sort_field_is_skipped_not_a_400(
     assert all("last_name" not in p for p in r.json()["data"])
     r = await client.get("/api/v1/individuals?sort=last_name", headers=_as(client, key))
     assert r.status_code == 400
+
+
+async def test_own_scope_activity_list_shows_only_own_work(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await runtime.db.execute(
+        sql(
+            "INSERT INTO crmkit_role (name, label, description, grants, abilities, scope, "
+            "created_at, updated_at) VALUES ('solo', 'Solo', '', {}, '[]', 'own', "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            json.dumps({"*": ["read", "create", "update"]}),
+        )
+    )
+    runtime.permissions.invalidate()
+    _, key = await create_key(runtime, name="solo", role="solo")
+    own = _as(client, key)
+    theirs = await client.post(
+        "/api/v1/individuals", json={"first_name": "Their", "last_name": "S"}
+    )
+    mine = await client.post(
+        "/api/v1/individuals", json={"first_name": "Mine", "last_name": "S"}, headers=own
+    )
+    entries = (await client.get("/api/v1/activities", headers=own)).json()["data"]
+    ids = {r["id"] for e in entries for r in e["records"]}
+    assert mine.json()["id"] in ids and theirs.json()["id"] not in ids
+    r = await client.get(
+        "/api/v1/activities",
+        params={"entity": "individual", "record_id": theirs.json()["id"]},
+        headers=own,
+    )
+    assert r.status_code == 404, r.text

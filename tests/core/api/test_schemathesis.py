@@ -55,6 +55,16 @@ CHECKS = [
 ]
 SEEDED_VEHICLES = 24
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+#: Vehicles' custom fields during the run: the document types ``custom`` with them, so
+#: generated bodies exercise that schema and responses are checked against it.
+CUSTOM_FIELDS = [
+    {"entity": "vehicle", "key": "condition", "type": "select", "options": ["new", "used"],
+     "required": True, "default": "used"},
+    {"entity": "vehicle", "key": "mileage", "type": "integer",
+     "validation": {"min": 0, "max": 2_000_000}},
+    {"entity": "vehicle", "key": "extras", "type": "multi_select",
+     "options": ["towbar", "roof_rack"]},
+]  # fmt: skip
 #: The enabled plugins (``None``: every installed one, plus the example plugin).
 ENABLED = ["example"] if os.environ.get("CRMKIT_SCHEMATHESIS_PLUGINS") == "example" else None
 
@@ -63,13 +73,16 @@ ENABLED = ["example"] if os.environ.get("CRMKIT_SCHEMATHESIS_PLUGINS") == "examp
 
 
 async def _prepare(url: str) -> tuple[Runtime, str]:
-    """Migrate, create an admin key and a few vehicles; leave the runtime stopped."""
-    settings = make_settings(url, plugins=ENABLED)
+    """Migrate, create an admin key, custom fields and a few vehicles; leave the runtime
+    stopped."""
+    settings = make_settings(url, plugins=ENABLED, rate_limit=0)
     runtime = Runtime.create(settings, extra_plugins={"example": example_plugin})
     await runtime.start()
     try:
         await Migrator(runtime).forwards()
         _, key = await create_key(runtime, name="schemathesis", role="admin")
+        for definition in CUSTOM_FIELDS:
+            await runtime.custom_fields.create(definition)
         vehicles = runtime.records("vehicle")
         for i in range(SEEDED_VEHICLES):
             await vehicles.create(
@@ -132,6 +145,9 @@ class Run:
     calls: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    #: Custom-field keys with a value in a vehicle the API created or changed during the
+    #: run (the seeds have only the default ``condition``).
+    custom_keys: set[str] = field(default_factory=set)
 
     def fuzz(
         self,
@@ -153,6 +169,10 @@ class Run:
             response = case.call_and_validate(headers=self.headers, checks=CHECKS)
             self.calls[operation.label] += 1
             self.statuses[response.status_code] += 1
+            if response.status_code in (200, 201) and case.path.startswith("/api/v1/vehicles"):
+                body = response.json() if case.method.upper() in ("POST", "PATCH") else None
+                if isinstance(body, dict) and isinstance(body.get("custom"), dict):
+                    self.custom_keys |= {k for k, v in body["custom"].items() if v is not None}
 
         try:
             check()
@@ -182,6 +202,8 @@ def _fuzz_app(url: str) -> Run:
     run = Run(headers={"Authorization": f"Bearer {key}"})
     try:
         schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+        custom = schema.raw_schema["components"]["schemas"]["VehicleCreate"]["properties"]
+        assert list(custom["custom"]["properties"]) == [d["key"] for d in CUSTOM_FIELDS]
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 11
 
@@ -228,3 +250,5 @@ def test_schemathesis_finds_nothing(database_url: str) -> None:
     assert sum(run.calls.values()) > 500, run.calls
     assert {200, 201, 204, 400, 404, 422} <= set(run.statuses), run.statuses
     assert not [s for s in run.statuses if s >= 500], run.statuses
+    # generated bodies carried typed custom values the API accepted
+    assert {"condition", "mileage", "extras"} <= run.custom_keys, run.custom_keys
