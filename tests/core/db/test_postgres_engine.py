@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 from crmkit.core import Runtime
+from crmkit.core.db import open_database
 
 
-async def test_jit_is_off_unless_the_url_says_otherwise(runtime: Runtime, db_url: str) -> None:
-    if runtime.db.kind != "postgres":
-        pytest.skip("PostgreSQL only")
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_jit_is_off(runtime: Runtime) -> None:
     # short index lookups: JIT compiling only costs (bench/search.py measured 220 ms)
     assert await runtime.db.fetchval("SHOW jit") == "off"
-    settings = msgspec.structs.replace(runtime.settings, database_url=db_url + "&jit=on")
-    on = Runtime.create(settings)
-    await on.start()
-    try:
-        assert await on.db.fetchval("SHOW jit") == "on"
-    finally:
-        await on.stop()
+
+
+def test_a_url_that_sets_jit_wins() -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    assert open_database(url).engine.config["server_settings"] == {"jit": "off"}
+    assert "server_settings" not in open_database(url + "?jit=on").engine.config

@@ -23,30 +23,12 @@ from crmkit.core.transfer.jobs import ImportReport, get_job, job_items, list_job
 from crmkit.core.transfer.revert import revert_import
 
 from tests.conftest import _drop_schema, _pg_schema, make_settings
+from tests.plugins.individuals.helpers import WRITABLE
 
 DATA = Path(__file__).parent / "data"
 SKIP = {"skip_duplicate_check": True}
 #: What an individual is, for comparisons (ids, versions and times aside).
-FIELDS = (
-    "first_name",
-    "last_name",
-    "middle_name",
-    "salutation",
-    "emails",
-    "phones",
-    "addresses",
-    "preferred_contact_method",
-    "timezone",
-    "language",
-    "job_title",
-    "department",
-    "notes",
-    "type",
-    "status",
-    "birthday",
-    "tags",
-    "custom",
-)
+FIELDS = WRITABLE
 
 
 async def run(

@@ -11,6 +11,7 @@ from crmkit.core import Runtime
 from crmkit.core.api.app import create_app
 from crmkit.core.apikeys import create_key
 from crmkit.core.migrate import Migrator
+from crmkit.plugins.individuals import INDIVIDUAL
 
 from tests.conftest import make_settings
 
@@ -19,26 +20,7 @@ PROBLEM = "application/problem+json"
 SKIP = {"X-Skip-Duplicate-Check": "true"}
 
 #: Every writable field of an individual (what a merge undo must restore exactly).
-WRITABLE = (
-    "first_name",
-    "last_name",
-    "middle_name",
-    "salutation",
-    "emails",
-    "phones",
-    "addresses",
-    "preferred_contact_method",
-    "timezone",
-    "language",
-    "job_title",
-    "department",
-    "notes",
-    "type",
-    "status",
-    "birthday",
-    "tags",
-    "custom",
-)
+WRITABLE = tuple(INDIVIDUAL.writable)
 
 
 def problem(r: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
