@@ -196,9 +196,11 @@ async def test_close_closes_every_connection(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path}/close.db", pool_size=READERS)
     await db.connect()
     engine = _engine(db)
-    await asyncio.gather(*(db.fetch("SELECT 1 AS one") for _ in range(10)))
+    # the writer first: a brand-new file switches to WAL once (as `crmkit init` does),
+    # then the readers open (10 first connections racing that switch can see "locked")
     async with db.transaction():
         await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    await asyncio.gather(*(db.fetch("SELECT 1 AS one") for _ in range(10)))
     opened = list(engine._all)
     assert len(opened) >= 2
     await db.close()
